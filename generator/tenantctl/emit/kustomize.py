@@ -1,0 +1,71 @@
+"""The Kustomize tree: shared objects under ``bases/tenantctl/``, one overlay per namespace.
+
+    kustomization.yaml                         everything: the base and every tenant
+    bases/tenantctl/kustomization.yaml         cluster-scoped and gateway-namespace objects
+    bases/tenantctl/components/...             patches for workloads tenantctl does not own
+    overlays/<tenant>/kustomization.yaml       one tenant: all its namespaces
+    overlays/<tenant>/<namespace>/...          one namespace, files by concern
+
+``kubectl apply -k``, Argo CD and Flux can each point at the top, a tenant or a namespace.
+``tree_files`` is pure (Rendering in, file texts out); ``OWNED_PATHS`` are what ``generate``
+replaces in the output folder, and nothing else there is touched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tenantctl.emit.yamlio import dump_documents, generated_header
+from tenantctl.render.bundle import Rendering
+
+OWNED_PATHS = ["kustomization.yaml", "bases/tenantctl", "overlays"]
+SHARED_BASE = "bases/tenantctl"
+COMPONENTS = f"{SHARED_BASE}/components"
+OPENSHELL_COMPONENT = f"{COMPONENTS}/openshell-allowlist"
+
+KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
+COMPONENT_API = "kustomize.config.k8s.io/v1alpha1"
+
+
+def _kustomization(resources: list[str]) -> dict[str, Any]:
+    return {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization", "resources": resources}
+
+
+def tree_files(rendering: Rendering) -> dict[str, str]:
+    header = generated_header(rendering.spec_id)
+
+    def yaml_text(documents: list[Any]) -> str:
+        return dump_documents(documents, header)
+
+    files: dict[str, str] = {}
+    for name, objects in rendering.shared.items():
+        files[f"{SHARED_BASE}/{name}"] = yaml_text(objects)
+    files[f"{SHARED_BASE}/kustomization.yaml"] = yaml_text([_kustomization(list(rendering.shared))])
+    if rendering.component_patches:
+        for name, patch in rendering.component_patches.items():
+            files[f"{OPENSHELL_COMPONENT}/{name}"] = yaml_text([patch])
+        files[f"{OPENSHELL_COMPONENT}/kustomization.yaml"] = yaml_text(
+            [
+                {
+                    "apiVersion": COMPONENT_API,
+                    "kind": "Component",
+                    "patches": [{"path": name} for name in rendering.component_patches],
+                }
+            ]
+        )
+
+    tenants: dict[str, list[str]] = {}
+    for ns in rendering.namespaces:
+        folder = f"overlays/{ns.tenant}/{ns.namespace}"
+        for name, objects in ns.files.items():
+            files[f"{folder}/{name}"] = yaml_text(objects)
+        files[f"{folder}/kustomization.yaml"] = yaml_text([_kustomization(list(ns.files))])
+        tenants.setdefault(ns.tenant, []).append(ns.namespace)
+    for tenant, namespace_names in tenants.items():
+        files[f"overlays/{tenant}/kustomization.yaml"] = yaml_text(
+            [_kustomization(namespace_names)]
+        )
+    files["kustomization.yaml"] = yaml_text(
+        [_kustomization([SHARED_BASE, *(f"overlays/{tenant}" for tenant in tenants)])]
+    )
+    return files

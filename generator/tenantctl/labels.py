@@ -1,0 +1,79 @@
+"""Every label and annotation key tenantctl writes or reads, declared once.
+
+Keys live under the project's own prefix ``tenantctl.dev/`` unless they belong to someone else
+(Kubernetes, Pod Security, Istio, OpenShell). Prune, the admission policies, the gateway and
+``verify`` all select objects by these keys, so changing one is a breaking change for clusters
+that already carry it.
+"""
+
+PREFIX = "tenantctl.dev"
+
+# Recommended labels (https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/).
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "tenantctl"
+PART_OF = "app.kubernetes.io/part-of"
+NAME = "app.kubernetes.io/name"
+COMPONENT = "app.kubernetes.io/component"
+
+# Ownership: prune deletes only objects whose spec id matches the spec being applied.
+SPEC_ID = f"{PREFIX}/spec"
+TENANT = f"{PREFIX}/tenant"
+ENVIRONMENT = f"{PREFIX}/environment"
+# On Namespaces only: marks a namespace as a tenant namespace. Admission policy forbids tenants
+# to set or change it, so it is safe to select namespaces by it.
+TENANT_NAMESPACE = f"{PREFIX}/tenant-namespace"
+
+# Data residency: the node labels a tenant's pods must select, recorded on the Namespace as one
+# annotation of comma-separated ``key=value`` pairs (sorted), read by policy and gateway.
+NODE_SELECTOR = f"{PREFIX}/node-selector"
+
+# Audit attribution, on Namespaces.
+OWNER = f"{PREFIX}/owner"
+CONTACT = f"{PREFIX}/contact"
+COST_CENTER = f"{PREFIX}/cost-center"
+DISPLAY_NAME = f"{PREFIX}/display-name"
+
+# Per-namespace switches read by the admission policies.
+ALLOW_NODEPORT = f"{PREFIX}/allow-nodeport-services"
+ALLOW_LOADBALANCER = f"{PREFIX}/allow-loadbalancer-services"
+REQUIRE_PULL_ALWAYS = f"{PREFIX}/require-image-pull-always"
+
+# Argo CD and Flux: never prune or delete a tenant namespace as a side effect of a sync.
+ARGOCD_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+ARGOCD_NAMESPACE_SYNC_OPTIONS = "Prune=false,Delete=false"
+FLUX_RECONCILE = "kustomize.toolkit.fluxcd.io/prune"
+FLUX_RECONCILE_DISABLED = "disabled"
+
+# Kubernetes Pod Security admission.
+POD_SECURITY_ENFORCE = "pod-security.kubernetes.io/enforce"
+POD_SECURITY_AUDIT = "pod-security.kubernetes.io/audit"
+POD_SECURITY_WARN = "pod-security.kubernetes.io/warn"
+
+# Set by the API server on every Namespace and immutable: the only unspoofable namespace selector.
+NAMESPACE_NAME = "kubernetes.io/metadata.name"
+
+# Istio sidecar injection switch on a Namespace.
+ISTIO_INJECTION = "istio-injection"
+
+# OpenShell (operator workspace mode) and the sandbox it creates.
+OPENSHELL_WORKSPACE_DEFAULT = "openshell.ai/workspace"
+OPENSHELL_SANDBOX_ID = "openshell.ai/sandbox-id"
+OPENSHELL_SANDBOX_ID_ANNOTATION = "openshell.io/sandbox-id"
+OPENSHELL_MANAGED_BY = "openshell.ai/managed-by"
+
+# Labels and annotations tenants must not add, change or remove on their Namespace.
+PROTECTED_NAMESPACE_KEYS = (
+    TENANT,
+    TENANT_NAMESPACE,
+    ENVIRONMENT,
+    SPEC_ID,
+    MANAGED_BY,
+    NODE_SELECTOR,
+    POD_SECURITY_ENFORCE,
+    POD_SECURITY_AUDIT,
+    POD_SECURITY_WARN,
+    ISTIO_INJECTION,
+    ALLOW_NODEPORT,
+    ALLOW_LOADBALANCER,
+    REQUIRE_PULL_ALWAYS,
+)

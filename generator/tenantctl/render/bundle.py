@@ -1,0 +1,77 @@
+"""Assemble every manifest family into one Rendering, grouped into files by concern.
+
+The grouping is the layout users see: per namespace ``namespace.yaml``, ``rbac.yaml``,
+``network.yaml``, ``quota.yaml`` and ``istio.yaml``; shared cluster-scoped and gateway-namespace
+objects in their own files. Emitters decide only where those files go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenantctl.render import istio, namespaces, network, openshell, quota, rbac
+from tenantctl.render.meta import Manifest
+from tenantctl.spec.model import TenantSet
+
+
+@dataclass(frozen=True)
+class NamespaceFiles:
+    tenant: str
+    namespace: str
+    files: dict[str, list[Manifest]]
+
+
+@dataclass(frozen=True)
+class Rendering:
+    spec_id: str
+    shared: dict[str, list[Manifest]]
+    namespaces: list[NamespaceFiles]
+    # Kustomize Component patches for workloads tenantctl does not own (OpenShell's gateway).
+    component_patches: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def all_manifests(self) -> list[Manifest]:
+        objects = [obj for docs in self.shared.values() for obj in docs]
+        for ns in self.namespaces:
+            objects.extend(obj for docs in ns.files.values() for obj in docs)
+        return objects
+
+
+def render(tenantset: TenantSet) -> Rendering:
+    shared: dict[str, list[Manifest]] = {
+        "cluster-roles.yaml": rbac.render_cluster_roles(tenantset),
+        "gateway-rbac.yaml": [rbac.render_gateway_cluster_binding(tenantset)],
+        "gateway-network.yaml": [network.render_gateway_ingress_policy(tenantset)],
+    }
+    patches: dict[str, dict[str, Any]] = {}
+    if openshell.uses_allowlist_file(tenantset):
+        shared["openshell-allowlist.yaml"] = [openshell.render_allowlist_config_map(tenantset)]
+        patches["openshell-allowlist-mount.yaml"] = openshell.render_allowlist_mount_patch(
+            tenantset
+        )
+
+    calls = network.agent_calls(tenantset)
+    per_namespace = []
+    for tenant in tenantset.tenants:
+        for ns in tenant.namespaces:
+            files = {
+                "namespace.yaml": [
+                    namespaces.render_namespace(tenantset, tenant, ns),
+                    namespaces.render_sandbox_service_account(tenantset, tenant, ns),
+                ],
+                "rbac.yaml": rbac.render_tenant_bindings(tenantset, tenant, ns),
+                "network.yaml": network.render_tenant_policies(tenantset, tenant, ns, calls),
+                "quota.yaml": [
+                    obj
+                    for obj in (
+                        quota.render_resource_quota(tenantset, tenant, ns),
+                        quota.render_limit_range(tenantset, tenant, ns),
+                    )
+                    if obj is not None
+                ],
+                "istio.yaml": istio.render_istio(tenantset, tenant, ns),
+            }
+            per_namespace.append(
+                NamespaceFiles(tenant.name, ns.name, {k: v for k, v in files.items() if v})
+            )
+    return Rendering(tenantset.spec_id, shared, per_namespace, patches)

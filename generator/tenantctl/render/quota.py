@@ -1,0 +1,53 @@
+"""ResourceQuota and LimitRange: a budget per namespace, and defaults so pods fit it.
+
+A quota on a compute resource rejects every pod that does not state that resource; the
+LimitRange's defaults fill it in (the spec check guarantees a default exists for every quota key).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tenantctl.render.meta import Manifest, manifest, metadata, ownership_labels
+from tenantctl.spec.model import Tenant, TenantNamespace, TenantSet
+
+QUOTA_NAME = "tenant-quota"
+LIMIT_RANGE_NAME = "tenant-limits"
+
+
+def render_resource_quota(
+    tenantset: TenantSet, tenant: Tenant, namespace: TenantNamespace
+) -> Manifest | None:
+    hard: dict[str, Any] = dict(namespace.compute_quota)
+    hard.update({key: str(value) for key, value in namespace.object_quota.items()})
+    if not hard:
+        return None
+    return manifest(
+        "v1",
+        "ResourceQuota",
+        metadata(QUOTA_NAME, ownership_labels(tenantset, tenant.name), namespace=namespace.name),
+        spec={"hard": dict(sorted(hard.items()))},
+    )
+
+
+def render_limit_range(
+    tenantset: TenantSet, tenant: Tenant, namespace: TenantNamespace
+) -> Manifest | None:
+    limit: dict[str, Any] = {"type": "Container"}
+    for field, values in (
+        ("default", namespace.limit_default),
+        ("defaultRequest", namespace.limit_default_request),
+        ("max", namespace.limit_max),
+    ):
+        if values:
+            limit[field] = dict(sorted(values.items()))
+    if len(limit) == 1:
+        return None
+    return manifest(
+        "v1",
+        "LimitRange",
+        metadata(
+            LIMIT_RANGE_NAME, ownership_labels(tenantset, tenant.name), namespace=namespace.name
+        ),
+        spec={"limits": [limit]},
+    )

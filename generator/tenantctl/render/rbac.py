@@ -1,0 +1,156 @@
+"""RBAC: tenant access inside their own namespaces, and the gateway's split permissions.
+
+Tenants get RoleBindings only (never ClusterRoleBindings) to the built-in admin/edit/view roles,
+plus tenantctl's sandbox roles, which grant the gateway's virtual resource
+``sandboxes.gateway.tenantctl.dev``: the gateway authorises callers with a SubjectAccessReview on
+it, so these bindings are the single source of truth for who may create sandboxes where.
+
+The gateway's permissions are split (DESIGN-NOTES section 2): reading across the cluster through
+one ClusterRoleBinding, writing Sandboxes (and, for OpenShell, its TLS Secret) only through a
+RoleBinding in each tenant namespace. It therefore cannot write a Sandbox anywhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tenantctl.render.meta import Manifest, manifest, metadata, ownership_labels
+from tenantctl.spec.model import ROLES, Role, Subjects, Tenant, TenantNamespace, TenantSet
+
+RBAC_API = "rbac.authorization.k8s.io/v1"
+SANDBOX_GROUP = "agents.x-k8s.io"
+SANDBOX_EXTENSIONS_GROUP = "extensions.agents.x-k8s.io"
+GATEWAY_API_GROUP = "gateway.tenantctl.dev"
+
+GATEWAY_READ_ROLE = "tenantctl-gateway-read"
+GATEWAY_WRITE_ROLE = "tenantctl-gateway-write"
+SANDBOX_USER_ROLE = "tenantctl-sandbox-user"
+SANDBOX_VIEWER_ROLE = "tenantctl-sandbox-viewer"
+GATEWAY_BINDING = "tenantctl-gateway"
+OPENSHELL_TLS_SECRET = "openshell-client-tls"
+
+READ_VERBS = ["get", "list", "watch"]
+WRITE_VERBS = ["create", "update", "patch", "delete"]
+
+# The tenantctl sandbox role each tenant role also receives.
+_SANDBOX_ROLE_FOR: dict[Role, str] = {
+    "admin": SANDBOX_USER_ROLE,
+    "edit": SANDBOX_USER_ROLE,
+    "view": SANDBOX_VIEWER_ROLE,
+}
+
+
+def _rule(
+    groups: list[str], resources: list[str], verbs: list[str], **extra: Any
+) -> dict[str, Any]:
+    return {"apiGroups": groups, "resources": resources, "verbs": verbs, **extra}
+
+
+def render_cluster_roles(tenantset: TenantSet) -> list[Manifest]:
+    owned = ownership_labels(tenantset)
+    openshell = tenantset.platform.gateway.flavor == "openshell"
+    read_rules = [
+        _rule([SANDBOX_GROUP], ["sandboxes"], READ_VERBS),
+        _rule([""], ["events", "pods", "namespaces"], READ_VERBS),
+        _rule([""], ["nodes"], READ_VERBS),
+        _rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
+        _rule(["authorization.k8s.io"], ["subjectaccessreviews"], ["create"]),
+    ]
+    write_rules = [
+        _rule([SANDBOX_GROUP], ["sandboxes"], [*READ_VERBS, *WRITE_VERBS]),
+        _rule([""], ["events"], ["create", "patch"]),
+    ]
+    if openshell:
+        write_rules += [
+            _rule([""], ["secrets"], ["create"]),
+            _rule([""], ["secrets"], ["get", "patch"], resourceNames=[OPENSHELL_TLS_SECRET]),
+        ]
+    return [
+        manifest(RBAC_API, "ClusterRole", metadata(GATEWAY_READ_ROLE, owned), rules=read_rules),
+        manifest(RBAC_API, "ClusterRole", metadata(GATEWAY_WRITE_ROLE, owned), rules=write_rules),
+        manifest(
+            RBAC_API,
+            "ClusterRole",
+            metadata(SANDBOX_USER_ROLE, owned),
+            rules=[
+                _rule([GATEWAY_API_GROUP], ["sandboxes"], [*READ_VERBS, "create", "delete"]),
+                _rule([SANDBOX_GROUP, SANDBOX_EXTENSIONS_GROUP], ["*"], READ_VERBS),
+            ],
+        ),
+        manifest(
+            RBAC_API,
+            "ClusterRole",
+            metadata(SANDBOX_VIEWER_ROLE, owned),
+            rules=[
+                _rule([GATEWAY_API_GROUP], ["sandboxes"], READ_VERBS),
+                _rule([SANDBOX_GROUP, SANDBOX_EXTENSIONS_GROUP], ["*"], READ_VERBS),
+            ],
+        ),
+    ]
+
+
+def render_gateway_cluster_binding(tenantset: TenantSet) -> Manifest:
+    gateway = tenantset.platform.gateway
+    return manifest(
+        RBAC_API,
+        "ClusterRoleBinding",
+        metadata(GATEWAY_READ_ROLE, ownership_labels(tenantset)),
+        roleRef=_role_ref("ClusterRole", GATEWAY_READ_ROLE),
+        subjects=[_service_account(gateway.namespace, gateway.service_account)],
+    )
+
+
+def render_tenant_bindings(
+    tenantset: TenantSet, tenant: Tenant, namespace: TenantNamespace
+) -> list[Manifest]:
+    owned = ownership_labels(tenantset, tenant.name)
+    bindings = []
+    for role in ROLES:
+        subjects = tenant.roles.get(role)
+        if subjects is None:
+            continue
+        for name, role_name in (
+            (f"tenantctl-{role}", role),
+            (f"tenantctl-{role}-sandboxes", _SANDBOX_ROLE_FOR[role]),
+        ):
+            bindings.append(
+                manifest(
+                    RBAC_API,
+                    "RoleBinding",
+                    metadata(name, owned, namespace=namespace.name),
+                    roleRef=_role_ref("ClusterRole", role_name),
+                    subjects=_subjects(subjects),
+                )
+            )
+    gateway = tenantset.platform.gateway
+    bindings.append(
+        manifest(
+            RBAC_API,
+            "RoleBinding",
+            metadata(GATEWAY_BINDING, owned, namespace=namespace.name),
+            roleRef=_role_ref("ClusterRole", GATEWAY_WRITE_ROLE),
+            subjects=[_service_account(gateway.namespace, gateway.service_account)],
+        )
+    )
+    return bindings
+
+
+def _role_ref(kind: str, name: str) -> dict[str, str]:
+    return {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name}
+
+
+def _service_account(namespace: str, name: str) -> dict[str, str]:
+    return {"kind": "ServiceAccount", "name": name, "namespace": namespace}
+
+
+def _subjects(subjects: Subjects) -> list[dict[str, str]]:
+    return [
+        *(
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}
+            for group in subjects.groups
+        ),
+        *(
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}
+            for user in subjects.users
+        ),
+    ]

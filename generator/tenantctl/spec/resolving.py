@@ -1,0 +1,292 @@
+"""Turn a schema-valid spec document into the resolved model.
+
+Namespace settings come in layers: built-in defaults, ``spec.defaults``, the tenant's
+``defaults``, then the namespace itself. Mappings merge key by key and lists replace, so a
+namespace can change one quota value without restating the rest, and can replace an egress list
+outright. ``SettingLayers`` also answers *where* an effective value was written, so semantic checks
+can point at the right line.
+
+A tenant ``budget`` is split here: each budget key goes, in equal shares, to the namespaces that
+do not set that key at tenant or namespace level (``spec.defaults`` values for budget keys yield
+to the split). Whether the result fits the budget is a semantic check, not this module's job.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, cast
+
+from tenantctl.spec import model
+from tenantctl.spec.paths import Path
+from tenantctl.spec.quantities import QuantityError, format_share, parse_quantity
+
+SETTING_KEYS = (
+    "podSecurity",
+    "quota",
+    "limits",
+    "network",
+    "istio",
+    "placement",
+    "services",
+    "images",
+)
+
+BUILTIN_DEFAULTS: dict[str, Any] = {
+    "podSecurity": {"enforce": "restricted"},
+    "quota": {"compute": {}, "objects": {"services.nodeports": 0, "services.loadbalancers": 0}},
+    "limits": {"default": {}, "defaultRequest": {}, "max": {}},
+    "network": {"egress": [], "allowSameTenant": False, "ingress": []},
+    "istio": {"enabled": False, "mtls": "STRICT", "sidecarInjection": False, "agents": []},
+    "placement": {"nodeSelector": {}},
+    "services": {"allowNodePort": False, "allowLoadBalancer": False},
+    "images": {"requirePullAlways": True},
+}
+
+
+@dataclass(frozen=True)
+class SettingLayers:
+    """The settings layers of one namespace, most general first, with their document paths."""
+
+    layers: tuple[tuple[dict[str, Any], Path], ...]
+
+    def merged(self) -> dict[str, Any]:
+        result: dict[str, Any] = copy.deepcopy(BUILTIN_DEFAULTS)
+        for layer, _ in self.layers:
+            _merge_into(result, {k: v for k, v in layer.items() if k in SETTING_KEYS})
+        return result
+
+    def origin(self, setting_path: Path) -> Path | None:
+        """Document path where the effective value at ``setting_path`` was written, if anywhere."""
+        for layer, layer_path in reversed(self.layers):
+            node: Any = layer
+            for part in setting_path:
+                if isinstance(node, dict) and part in node:
+                    node = node[part]
+                else:
+                    break
+            else:
+                return (*layer_path, *setting_path)
+        return None
+
+
+def _merge_into(target: dict[str, Any], overlay: dict[str, Any]) -> None:
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge_into(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def namespace_layers(data: dict[str, Any], tenant_index: int, ns_index: int) -> SettingLayers:
+    spec = data["spec"]
+    tenant = spec["tenants"][tenant_index]
+    return SettingLayers(
+        (
+            (spec.get("defaults", {}), ("spec", "defaults")),
+            (tenant.get("defaults", {}), ("spec", "tenants", tenant_index, "defaults")),
+            (
+                tenant["namespaces"][ns_index],
+                ("spec", "tenants", tenant_index, "namespaces", ns_index),
+            ),
+        )
+    )
+
+
+def split_budget(
+    budget: dict[str, Any], layers: list[SettingLayers], settings: list[dict[str, Any]]
+) -> list[dict[str, str]]:
+    """Per-namespace compute quota of one tenant after its budget is split.
+
+    ``layers`` and ``settings`` are the tenant's namespaces' layers and merged settings.
+    """
+    computes = [{k: str(v) for k, v in merged["quota"]["compute"].items()} for merged in settings]
+    own_keys = [
+        {key for key in compute if _set_below_spec_defaults(ns_layers, ("quota", "compute", key))}
+        for compute, ns_layers in zip(computes, layers, strict=True)
+    ]
+    for key, budget_value in budget.items():
+        takers = [i for i, keys in enumerate(own_keys) if key not in keys]
+        if not takers:
+            continue
+        try:
+            total = parse_quantity(budget_value)
+            used = sum(
+                (
+                    parse_quantity(computes[i][key])
+                    for i, keys in enumerate(own_keys)
+                    if key in keys
+                ),
+                Decimal(0),
+            )
+        except QuantityError:
+            continue  # reported by the semantic checks
+        remaining = max(total - used, Decimal(0))
+        for index in takers:
+            computes[index][key] = format_share(remaining, len(takers), str(budget_value))
+    return computes
+
+
+def _set_below_spec_defaults(layers: SettingLayers, setting_path: Path) -> bool:
+    origin = layers.origin(setting_path)
+    return origin is not None and origin[:2] != ("spec", "defaults")
+
+
+def build_model(data: dict[str, Any]) -> model.TenantSet:
+    spec = data["spec"]
+    platform = _platform(spec["platform"])
+    tenants = []
+    for tenant_index, tenant in enumerate(spec["tenants"]):
+        layers = [
+            namespace_layers(data, tenant_index, ns_index)
+            for ns_index in range(len(tenant["namespaces"]))
+        ]
+        settings = [ns_layers.merged() for ns_layers in layers]
+        computes = split_budget(tenant.get("budget", {}), layers, settings)
+        namespaces = tuple(
+            _namespace(tenant["name"], raw_ns, merged, compute)
+            for raw_ns, merged, compute in zip(
+                tenant["namespaces"], settings, computes, strict=True
+            )
+        )
+        roles = tenant.get("roles", {})
+        tenants.append(
+            model.Tenant(
+                name=tenant["name"],
+                display_name=tenant.get("displayName"),
+                owner=tenant["owner"],
+                contact=tenant.get("contact"),
+                cost_center=tenant.get("costCenter"),
+                roles={
+                    cast(model.Role, role): model.Subjects(
+                        groups=tuple(roles[role].get("groups", ())),
+                        users=tuple(roles[role].get("users", ())),
+                    )
+                    for role in model.ROLES
+                    if role in roles
+                },
+                budget={k: str(v) for k, v in tenant.get("budget", {}).items()},
+                namespaces=namespaces,
+            )
+        )
+    return model.TenantSet(
+        spec_id=data["metadata"]["name"], platform=platform, tenants=tuple(tenants)
+    )
+
+
+def _platform(raw: dict[str, Any]) -> model.Platform:
+    gateway = raw["gateway"]
+    allowlist = gateway.get("allowlist", {})
+    controller = raw.get("controller", {})
+    dns = raw.get("dns", {})
+    managers = raw.get("managers", {})
+    return model.Platform(
+        gateway=model.Gateway(
+            flavor=gateway.get("flavor", "tenantctl"),
+            id=gateway.get("id", "default"),
+            namespace=gateway.get("namespace", "tenantctl-system"),
+            service_account=gateway.get("serviceAccount", "sandbox-gateway"),
+            pod_labels=dict(
+                gateway.get("podLabels", {"app.kubernetes.io/name": "sandbox-gateway"})
+            ),
+            port=gateway.get("port", 8080),
+            allowlist=model.Allowlist(
+                source=allowlist.get("source", "label"),
+                label=allowlist.get("label", "openshell.ai/workspace"),
+                config_map=allowlist.get("configMap", "openshell-workspaces"),
+                mount_path=allowlist.get("mountPath", "/etc/openshell/workspaces"),
+                deployment=allowlist.get("deployment", "openshell"),
+            ),
+        ),
+        controller=model.ServiceAccountRef(
+            controller.get("namespace", "agent-sandbox-system"),
+            controller.get("serviceAccount", "agent-sandbox-controller"),
+        ),
+        sandbox_service_account=raw.get("sandboxServiceAccount", "openshell-sandbox"),
+        dns_namespace=dns.get("namespace", "kube-system"),
+        dns_pod_labels=dict(dns.get("podLabels", {"k8s-app": "kube-dns"})),
+        managers=model.Managers(
+            users=tuple(managers.get("users", ())),
+            groups=tuple(managers.get("groups", ())),
+            service_accounts=tuple(
+                model.ServiceAccountRef(sa["namespace"], sa["name"])
+                for sa in managers.get("serviceAccounts", ())
+            ),
+        ),
+        allowed_cluster_roles=tuple(raw.get("allowedClusterRoles", ("admin", "edit", "view"))),
+    )
+
+
+def _ports(raw: list[dict[str, Any]] | None) -> tuple[model.Port, ...]:
+    return tuple(
+        model.Port(port=p["port"], protocol=p.get("protocol", "TCP"), end_port=p.get("endPort"))
+        for p in raw or ()
+    )
+
+
+def _namespace(
+    tenant: str, raw: dict[str, Any], settings: dict[str, Any], compute: dict[str, str]
+) -> model.TenantNamespace:
+    pod_security = settings["podSecurity"]
+    enforce = pod_security["enforce"]
+    network = settings["network"]
+    istio = settings["istio"]
+    limits = settings["limits"]
+    return model.TenantNamespace(
+        name=raw["name"],
+        tenant=tenant,
+        environment=raw.get("environment"),
+        pod_security=model.PodSecurity(
+            enforce=enforce,
+            audit=pod_security.get("audit", "restricted"),
+            warn=pod_security.get("warn", enforce),
+        ),
+        compute_quota=compute,
+        object_quota={k: int(v) for k, v in settings["quota"]["objects"].items()},
+        limit_default=_strings(limits["default"]),
+        limit_default_request=_strings(limits["defaultRequest"]),
+        limit_max=_strings(limits["max"]),
+        egress=tuple(
+            model.EgressRule(
+                name=rule["name"],
+                cidr=rule["cidr"],
+                except_cidrs=tuple(rule.get("except", ())),
+                ports=_ports(rule.get("ports")),
+            )
+            for rule in network["egress"]
+        ),
+        allow_same_tenant=network["allowSameTenant"],
+        ingress=tuple(
+            model.IngressSource(
+                name=source["name"],
+                namespace=source["namespace"],
+                pod_labels=dict(source.get("podLabels", {})),
+                ports=_ports(source.get("ports")),
+            )
+            for source in network["ingress"]
+        ),
+        istio=model.Istio(
+            enabled=istio["enabled"],
+            mtls=istio["mtls"],
+            sidecar_injection=istio["sidecarInjection"],
+            agents=tuple(
+                model.Agent(
+                    name=agent["name"],
+                    selector=dict(agent["selector"]),
+                    ports=tuple(agent.get("ports", ())),
+                    principals=tuple(agent.get("principals", ())),
+                    namespaces=tuple(agent.get("namespaces", ())),
+                )
+                for agent in istio["agents"]
+            ),
+        ),
+        node_selector=dict(settings["placement"]["nodeSelector"]),
+        allow_nodeport=settings["services"]["allowNodePort"],
+        allow_loadbalancer=settings["services"]["allowLoadBalancer"],
+        require_pull_always=settings["images"]["requirePullAlways"],
+    )
+
+
+def _strings(mapping: dict[str, Any]) -> dict[str, str]:
+    return {key: str(value) for key, value in mapping.items()}

@@ -1,0 +1,517 @@
+"""Checks the JSON Schema cannot express: names, uniqueness, quantities, CIDRs, and rules that
+span fields (quota needs LimitRange defaults, quotas must fit the tenant budget, Istio
+AuthorizationPolicies need STRICT mTLS).
+
+Runs only on schema-valid documents, so it may index fields the schema requires. Checks of
+effective (merged) settings report at the line where the offending value was written, which may
+be ``spec.defaults`` shared by many namespaces; identical problems collapse into one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from tenantctl.spec.loading import LoadedSpec, Locations
+from tenantctl.spec.paths import Path
+from tenantctl.spec.problems import Problem
+from tenantctl.spec.quantities import QuantityError, parse_quantity
+from tenantctl.spec.resolving import SETTING_KEYS, SettingLayers, namespace_layers, split_budget
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+OPENSHELL_MAX_NAME = 19
+RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+# A compute quota key and the LimitRange entry that gives pods without resources a value for it.
+# LimitRange applies ``default`` as the request too when ``defaultRequest`` is absent.
+_QUOTA_NEEDS_LIMIT_DEFAULT = {
+    "limits.cpu": (("default",), "cpu"),
+    "limits.memory": (("default",), "memory"),
+    "limits.ephemeral-storage": (("default",), "ephemeral-storage"),
+    "requests.cpu": (("defaultRequest", "default"), "cpu"),
+    "requests.memory": (("defaultRequest", "default"), "memory"),
+    "requests.ephemeral-storage": (("defaultRequest", "default"), "ephemeral-storage"),
+}
+
+
+def check_semantics(spec: LoadedSpec) -> list[Problem]:
+    checker = _Checker(spec.data, spec.locations)
+    checker.run()
+    return sorted(set(checker.problems))
+
+
+class _Checker:
+    def __init__(self, data: dict[str, Any], locations: Locations) -> None:
+        self.data = data
+        self.loc = locations
+        self.problems: list[Problem] = []
+        platform = data["spec"]["platform"]
+        self.gateway = platform["gateway"]
+        self.openshell = self.gateway.get("flavor", "tenantctl") == "openshell"
+
+    def add(self, path: Path, message: str, hint: str, *, at_value: bool = True) -> None:
+        self.problems.append(self.loc.problem(path, message, hint, at_value=at_value))
+
+    def run(self) -> None:
+        self.check_dns_label(("metadata", "name"), self.data["metadata"]["name"])
+        self.check_platform()
+        self.check_settings_blocks()
+        self.check_tenants()
+
+    # --- names ----------------------------------------------------------------------------------
+
+    def check_dns_label(self, path: Path, value: str, *, max_length: int = 63) -> bool:
+        if len(value) > max_length:
+            self.add(
+                path,
+                f"{value!r} is {len(value)} characters long, over the limit of {max_length}",
+                "use a shorter name",
+            )
+            return False
+        if not _DNS_LABEL.match(value):
+            self.add(
+                path,
+                f"{value!r} is not a valid DNS-1123 label",
+                "use lower-case letters, digits and '-', starting and ending alphanumeric",
+            )
+            return False
+        return True
+
+    def check_subdomain(self, path: Path, value: str) -> None:
+        if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+            self.add(
+                path,
+                f"{value!r} is not a valid DNS-1123 subdomain",
+                "use lower-case letters, digits, '-' and '.'",
+            )
+
+    def check_label_map(self, path: Path, labels: dict[str, str]) -> None:
+        for key, value in labels.items():
+            if not _valid_label_key(key):
+                self.add(
+                    (*path, key),
+                    f"{key!r} is not a valid label key",
+                    "use [prefix/]name, the name at most 63 letters, digits, '-', '_', '.'",
+                    at_value=False,
+                )
+            if not isinstance(value, str) or not _valid_label_value(value):
+                self.add(
+                    (*path, key),
+                    f"{value!r} is not a valid label value",
+                    "use at most 63 letters, digits, '-', '_', '.', alphanumeric at both ends",
+                )
+
+    # --- platform -------------------------------------------------------------------------------
+
+    def check_platform(self) -> None:
+        base: Path = ("spec", "platform")
+        platform = self.data["spec"]["platform"]
+        gateway = self.gateway
+        for key in ("namespace",):
+            if key in gateway:
+                self.check_dns_label((*base, "gateway", key), gateway[key])
+        for key in ("serviceAccount", "id"):
+            if key in gateway:
+                self.check_subdomain((*base, "gateway", key), gateway[key])
+        if "podLabels" in gateway:
+            self.check_label_map((*base, "gateway", "podLabels"), gateway["podLabels"])
+            if not gateway["podLabels"]:
+                self.add(
+                    (*base, "gateway", "podLabels"),
+                    "must not be empty: tenant egress would then reach every pod of the namespace",
+                    "list the labels of the gateway pods",
+                )
+        allowlist = gateway.get("allowlist")
+        if allowlist is not None and not self.openshell:
+            self.add(
+                (*base, "gateway", "allowlist"),
+                "allowlist applies only to the openshell flavor",
+                "remove it, or set flavor: openshell",
+                at_value=False,
+            )
+        if allowlist and "label" in allowlist and not _valid_label_key(allowlist["label"]):
+            self.add(
+                (*base, "gateway", "allowlist", "label"),
+                f"{allowlist['label']!r} is not a valid label key",
+                "use a key such as openshell.ai/workspace",
+            )
+        controller = platform.get("controller", {})
+        if "namespace" in controller:
+            self.check_dns_label((*base, "controller", "namespace"), controller["namespace"])
+        if "serviceAccount" in controller:
+            self.check_subdomain(
+                (*base, "controller", "serviceAccount"), controller["serviceAccount"]
+            )
+        if "sandboxServiceAccount" in platform:
+            self.check_subdomain(
+                (*base, "sandboxServiceAccount"), platform["sandboxServiceAccount"]
+            )
+        dns = platform.get("dns", {})
+        if "namespace" in dns:
+            self.check_dns_label((*base, "dns", "namespace"), dns["namespace"])
+        if "podLabels" in dns:
+            self.check_label_map((*base, "dns", "podLabels"), dns["podLabels"])
+        managers = platform.get("managers", {})
+        for index, account in enumerate(managers.get("serviceAccounts", [])):
+            path = (*base, "managers", "serviceAccounts", index)
+            self.check_dns_label((*path, "namespace"), account["namespace"])
+            self.check_subdomain((*path, "name"), account["name"])
+        for index, role in enumerate(platform.get("allowedClusterRoles", [])):
+            if role == "cluster-admin":
+                self.add(
+                    (*base, "allowedClusterRoles", index),
+                    "cluster-admin may never be bound in a tenant namespace",
+                    "remove it; use admin for tenant administrators",
+                )
+
+    def reserved_namespaces(self) -> dict[str, str]:
+        platform = self.data["spec"]["platform"]
+        reserved = {name: "a Kubernetes system namespace" for name in RESERVED_NAMESPACES}
+        reserved[self.gateway.get("namespace", "tenantctl-system")] = "the gateway's namespace"
+        controller_ns = platform.get("controller", {}).get("namespace", "agent-sandbox-system")
+        reserved[controller_ns] = "the agent-sandbox controller's namespace"
+        reserved[platform.get("dns", {}).get("namespace", "kube-system")] = "the DNS namespace"
+        return reserved
+
+    # --- settings blocks, wherever they are written ---------------------------------------------
+
+    def settings_blocks(self) -> Iterator[tuple[Path, dict[str, Any]]]:
+        spec = self.data["spec"]
+        if "defaults" in spec:
+            yield ("spec", "defaults"), spec["defaults"]
+        for t_index, tenant in enumerate(spec["tenants"]):
+            if "defaults" in tenant:
+                yield ("spec", "tenants", t_index, "defaults"), tenant["defaults"]
+            for n_index, namespace in enumerate(tenant["namespaces"]):
+                yield ("spec", "tenants", t_index, "namespaces", n_index), namespace
+
+    def check_settings_blocks(self) -> None:
+        for path, block in self.settings_blocks():
+            settings = {key: block[key] for key in SETTING_KEYS if key in block}
+            quota = settings.get("quota", {})
+            for key, value in quota.get("compute", {}).items():
+                self.check_quantity((*path, "quota", "compute", key), value)
+            for group, resources in settings.get("limits", {}).items():
+                for key, value in resources.items():
+                    self.check_quantity((*path, "limits", group, key), value)
+            network = settings.get("network", {})
+            self.check_egress((*path, "network", "egress"), network.get("egress", []))
+            self.check_ingress((*path, "network", "ingress"), network.get("ingress", []))
+            self.check_agents(
+                (*path, "istio", "agents"), settings.get("istio", {}).get("agents", [])
+            )
+            placement = settings.get("placement", {})
+            if "nodeSelector" in placement:
+                self.check_label_map(
+                    (*path, "placement", "nodeSelector"), placement["nodeSelector"]
+                )
+
+    def check_quantity(self, path: Path, value: Any) -> Decimal | None:
+        try:
+            return parse_quantity(value)
+        except QuantityError as err:
+            self.add(path, str(err), "write a quantity such as 500m, 2, 512Mi or 4Gi")
+            return None
+
+    def check_ports(self, path: Path, ports: list[dict[str, Any]]) -> None:
+        for index, port in enumerate(ports):
+            if "endPort" in port and port["endPort"] < port["port"]:
+                self.add(
+                    (*path, index, "endPort"),
+                    f"endPort {port['endPort']} is below port {port['port']}",
+                    "make endPort the last port of the range, at least port",
+                )
+
+    def check_unique_names(self, path: Path, items: list[dict[str, Any]], what: str) -> None:
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            self.check_dns_label((*path, index, "name"), item["name"])
+            if item["name"] in seen:
+                self.add(
+                    (*path, index, "name"),
+                    f"{what} {item['name']!r} is listed twice "
+                    f"(first at index {seen[item['name']]})",
+                    "give each a distinct name",
+                )
+            seen.setdefault(item["name"], index)
+
+    def check_egress(self, path: Path, rules: list[dict[str, Any]]) -> None:
+        self.check_unique_names(path, rules, "egress rule")
+        for index, rule in enumerate(rules):
+            network = self.check_cidr((*path, index, "cidr"), rule["cidr"])
+            for e_index, excluded in enumerate(rule.get("except", [])):
+                inner = self.check_cidr((*path, index, "except", e_index), excluded)
+                if (
+                    network
+                    and inner
+                    and (
+                        inner.version != network.version or not inner.subnet_of(network)  # type: ignore[arg-type]
+                    )
+                ):
+                    self.add(
+                        (*path, index, "except", e_index),
+                        f"{excluded} is not inside {rule['cidr']}",
+                        "list only ranges within cidr under except",
+                    )
+            self.check_ports((*path, index, "ports"), rule.get("ports", []))
+
+    def check_cidr(
+        self, path: Path, value: str
+    ) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+        try:
+            return ipaddress.ip_network(value, strict=True)
+        except ValueError:
+            try:
+                fixed = ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                self.add(
+                    path, f"{value!r} is not a CIDR", "write an address range such as 10.0.0.0/8"
+                )
+                return None
+            self.add(path, f"{value!r} has host bits set", f"did you mean {fixed}?")
+            return None
+
+    def check_ingress(self, path: Path, sources: list[dict[str, Any]]) -> None:
+        self.check_unique_names(path, sources, "ingress source")
+        for index, source in enumerate(sources):
+            self.check_dns_label((*path, index, "namespace"), source["namespace"])
+            if "podLabels" in source:
+                self.check_label_map((*path, index, "podLabels"), source["podLabels"])
+            self.check_ports((*path, index, "ports"), source.get("ports", []))
+
+    def check_agents(self, path: Path, agents: list[dict[str, Any]]) -> None:
+        self.check_unique_names(path, agents, "agent")
+        for index, agent in enumerate(agents):
+            self.check_label_map((*path, index, "selector"), agent["selector"])
+            if not agent["selector"]:
+                self.add(
+                    (*path, index, "selector"),
+                    "an empty selector would apply the agent's policy to every pod",
+                    "list the labels of the agent's pods",
+                )
+            if not agent.get("principals") and not agent.get("namespaces"):
+                self.add(
+                    (*path, index),
+                    f"agent {agent['name']!r} lists no clients, so nothing could call it",
+                    "add principals or namespaces, or remove the agent",
+                    at_value=False,
+                )
+            for n_index, namespace in enumerate(agent.get("namespaces", [])):
+                self.check_dns_label((*path, index, "namespaces", n_index), namespace)
+
+    # --- tenants --------------------------------------------------------------------------------
+
+    def check_tenants(self) -> None:
+        tenants = self.data["spec"]["tenants"]
+        reserved = self.reserved_namespaces()
+        tenant_seen: dict[str, int] = {}
+        namespace_seen: dict[str, Path] = {}
+        for t_index, tenant in enumerate(tenants):
+            t_path: Path = ("spec", "tenants", t_index)
+            self.check_dns_label((*t_path, "name"), tenant["name"])
+            if tenant["name"] in tenant_seen:
+                self.add(
+                    (*t_path, "name"),
+                    f"tenant {tenant['name']!r} is defined twice "
+                    f"(first at spec.tenants[{tenant_seen[tenant['name']]}])",
+                    "merge the two entries or rename one",
+                )
+            tenant_seen.setdefault(tenant["name"], t_index)
+            self.check_roles(t_path, tenant)
+            for key, value in tenant.get("budget", {}).items():
+                self.check_quantity((*t_path, "budget", key), value)
+            for n_index, namespace in enumerate(tenant["namespaces"]):
+                n_path: Path = (*t_path, "namespaces", n_index)
+                self.check_namespace_name(n_path, namespace["name"], reserved, namespace_seen)
+                if "environment" in namespace and not _valid_label_value(namespace["environment"]):
+                    self.add(
+                        (*n_path, "environment"),
+                        f"{namespace['environment']!r} is not a valid label value",
+                        "use up to 63 letters, digits, '-', '_' or '.'",
+                    )
+                self.check_effective(n_path, namespace_layers(self.data, t_index, n_index))
+            self.check_budget(t_index, tenant)
+
+    def check_roles(self, t_path: Path, tenant: dict[str, Any]) -> None:
+        roles = tenant.get("roles", {})
+        if not roles:
+            self.add(
+                t_path,
+                f"tenant {tenant['name']!r} grants no roles, so nobody could use its namespaces",
+                "add roles.admin.groups (or users)",
+                at_value=False,
+            )
+        for role, subjects in roles.items():
+            names = [*subjects.get("groups", []), *subjects.get("users", [])]
+            if not names:
+                self.add(
+                    (*t_path, "roles", role),
+                    f"role {role!r} lists no groups or users",
+                    "add a group or user, or remove the role",
+                    at_value=False,
+                )
+            for kind in ("groups", "users"):
+                for index, name in enumerate(subjects.get(kind, [])):
+                    if not name.strip():
+                        self.add(
+                            (*t_path, "roles", role, kind, index),
+                            "subject name is empty",
+                            "write the group or user name",
+                        )
+                    elif name.startswith("system:"):
+                        self.add(
+                            (*t_path, "roles", role, kind, index),
+                            f"{name!r} is a Kubernetes system identity",
+                            "bind the tenant's own groups or users",
+                        )
+
+    def check_namespace_name(
+        self, path: Path, name: str, reserved: dict[str, str], seen: dict[str, Path]
+    ) -> None:
+        name_path = (*path, "name")
+        if not self.check_dns_label(name_path, name):
+            return
+        if self.openshell and (len(name) > OPENSHELL_MAX_NAME or "--" in name):
+            self.add(
+                name_path,
+                f"{name!r} cannot be an OpenShell workspace: at most {OPENSHELL_MAX_NAME} "
+                "characters and no '--'",
+                "shorten the namespace name",
+            )
+        if name in reserved:
+            self.add(name_path, f"{name!r} is {reserved[name]}", "choose another namespace name")
+        elif name.startswith("kube-"):
+            self.add(name_path, f"{name!r} uses the reserved prefix 'kube-'", "choose another name")
+        if name in seen:
+            other = seen[name]
+            self.add(
+                name_path,
+                f"namespace {name!r} is already declared at spec.tenants[{other[2]}]"
+                f".namespaces[{other[4]}]",
+                "namespace names must be unique across all tenants",
+            )
+        seen.setdefault(name, path)
+
+    def check_effective(self, n_path: Path, layers: SettingLayers) -> None:
+        settings = layers.merged()
+        compute = settings["quota"]["compute"]
+        limits = settings["limits"]
+        for quota_key, (groups, resource) in _QUOTA_NEEDS_LIMIT_DEFAULT.items():
+            if quota_key not in compute:
+                continue
+            if not any(resource in limits.get(group, {}) for group in groups):
+                where = layers.origin(("quota", "compute", quota_key)) or n_path
+                self.add(
+                    where,
+                    f"quota sets {quota_key} but the LimitRange has no default {resource}, so "
+                    "every pod that sets no resources would be rejected",
+                    f"add limits.{groups[0]}.{resource}",
+                    at_value=False,
+                )
+        self.check_limit_order(layers, limits)
+        istio = settings["istio"]
+        if istio["agents"] and istio["mtls"] != "STRICT":
+            where = layers.origin(("istio", "mtls")) or n_path
+            self.add(
+                where,
+                "AuthorizationPolicies for agents need STRICT mTLS: under PERMISSIVE a plaintext "
+                "caller has no identity to check",
+                "set istio.mtls: STRICT",
+            )
+        if istio["agents"] and not istio["enabled"]:
+            where = layers.origin(("istio", "agents")) or n_path
+            self.add(
+                where,
+                "agents are listed but Istio is not enabled for this namespace",
+                "set istio.enabled: true, or remove the agents",
+                at_value=False,
+            )
+        objects = settings["quota"]["objects"]
+        services = settings["services"]
+        for flag, quota_key in (
+            ("allowNodePort", "services.nodeports"),
+            ("allowLoadBalancer", "services.loadbalancers"),
+        ):
+            if services[flag] and objects.get(quota_key, 0) == 0:
+                where = layers.origin(("services", flag)) or n_path
+                self.add(
+                    where,
+                    f"services.{flag} is true but quota objects {quota_key} is 0",
+                    f'raise quota.objects["{quota_key}"] or set {flag}: false',
+                )
+
+    def check_limit_order(self, layers: SettingLayers, limits: dict[str, dict[str, Any]]) -> None:
+        for resource in ("cpu", "memory", "ephemeral-storage"):
+            values: dict[str, Decimal] = {}
+            for group in ("defaultRequest", "default", "max"):
+                if resource in limits.get(group, {}):
+                    try:
+                        values[group] = parse_quantity(limits[group][resource])
+                    except QuantityError:
+                        return  # reported where it was written
+            for low, high in (
+                ("defaultRequest", "default"),
+                ("default", "max"),
+                ("defaultRequest", "max"),
+            ):
+                if low in values and high in values and values[low] > values[high]:
+                    where = layers.origin(("limits", low, resource))
+                    if where is not None:
+                        self.add(
+                            where,
+                            f"limits.{low}.{resource} is above limits.{high}.{resource}",
+                            f"make {low} at most {high}",
+                        )
+
+    def check_budget(self, t_index: int, tenant: dict[str, Any]) -> None:
+        budget = tenant.get("budget", {})
+        if not budget:
+            return
+        layers = [
+            namespace_layers(self.data, t_index, n_index)
+            for n_index in range(len(tenant["namespaces"]))
+        ]
+        computes = split_budget(budget, layers, [ns_layers.merged() for ns_layers in layers])
+        for key, limit in budget.items():
+            try:
+                total = parse_quantity(limit)
+                parts = [parse_quantity(c[key]) for c in computes if key in c]
+            except QuantityError:
+                continue
+            used = sum(parts, Decimal(0))
+            path: Path = ("spec", "tenants", t_index, "budget", key)
+            if used > total:
+                self.add(
+                    path,
+                    f"the namespaces' {key} quotas add up to {_plain(used)}, over the budget "
+                    f"of {limit}",
+                    "lower the namespace quotas or raise the budget",
+                )
+            elif any(part == 0 for part in parts):
+                self.add(
+                    path,
+                    f"the budget of {limit} leaves no {key} for some namespaces",
+                    "raise the budget or lower the quotas set explicitly",
+                )
+
+
+def _plain(value: Decimal) -> str:
+    normalized = value.normalize()
+    return format(normalized, "f")
+
+
+def _valid_label_key(key: str) -> bool:
+    prefix, slash, name = key.rpartition("/")
+    if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        return False
+    return 0 < len(name) <= 63 and bool(_LABEL_NAME.match(name))
+
+
+def _valid_label_value(value: str) -> bool:
+    return value == "" or (len(value) <= 63 and bool(_LABEL_NAME.match(value)))

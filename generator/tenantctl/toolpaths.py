@@ -1,0 +1,45 @@
+"""Where the pinned external tools (kubeconform, helm, kubectl) and the schema folder are.
+
+``tools/install`` builds them into the project's ``.tools/`` folder. An installed tenantctl finds
+them through ``TENANTCTL_TOOLS_DIR``; inside a checkout it finds ``.tools/`` by walking up from the
+working directory and from this package. A tool on ``PATH`` is the last resort.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+TOOLS_DIR_ENV = "TENANTCTL_TOOLS_DIR"
+INSTALL_HINT = "run `tools/install kubeconform schemas` in the tenantctl checkout (or `make tools`)"
+
+
+def tools_dirs() -> list[Path]:
+    found: list[Path] = []
+    if os.environ.get(TOOLS_DIR_ENV):
+        found.append(Path(os.environ[TOOLS_DIR_ENV]))
+    for start in (Path.cwd(), Path(__file__).resolve().parent):
+        for folder in (start, *start.parents):
+            candidate = folder / ".tools"
+            if candidate.is_dir() and candidate not in found:
+                found.append(candidate)
+                break
+    return found
+
+
+def find_tool(name: str) -> Path | None:
+    for folder in tools_dirs():
+        candidate = folder / "bin" / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    on_path = shutil.which(name)
+    return Path(on_path) if on_path else None
+
+
+def find_schema_dir() -> Path | None:
+    for folder in tools_dirs():
+        candidate = folder / "schemas"
+        if candidate.is_dir() and any(candidate.glob("*.json")):
+            return candidate
+    return None
