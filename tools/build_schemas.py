@@ -3,7 +3,8 @@
 kubeconform downloads schemas from the internet by default; this machine cannot. Every schema is
 written to one flat folder so that a single template serves built-ins and CRDs alike:
 
-    kubeconform -strict -schema-location '<repo>/.tools/schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json'
+    kubeconform -strict \
+        -schema-location '<repo>/.tools/schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json'
 
 - Built-in kinds: the strict JSON schemas shipped in the PyPI wheel `kubernetes-validate` for the
   pinned Kubernetes minor. Their `$ref`s point at `https://kubernetes.io/api/_definitions.json`;
@@ -106,7 +107,8 @@ def go_module_dir(module: str, version: str) -> Path:
     )
     info = json.loads(result.stdout or "{}")
     if result.returncode != 0 or "Dir" not in info:
-        raise SystemExit(f"go mod download {module}@{version} failed: {info.get('Error', result.stderr)}")
+        error = info.get("Error", result.stderr)
+        raise SystemExit(f"go mod download {module}@{version} failed: {error}")
     return Path(info["Dir"])
 
 
@@ -116,8 +118,18 @@ def kubernetes_validate_wheel(version: str, cache: Path) -> Path:
     if not wheel.exists():
         cache.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-             "--only-binary=:all:", "-d", str(cache), f"kubernetes-validate=={version}"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-d",
+                str(cache),
+                f"kubernetes-validate=={version}",
+            ],
             check=True,
         )
     return wheel
@@ -151,9 +163,13 @@ def write_builtin_schemas(wheel: Path, kubernetes_version: str, out: Path) -> in
     prefix = f"kubernetes_validate/kubernetes-json-schema/v{major}.{minor}.0-local-strict/"
     count = 0
     with zipfile.ZipFile(wheel) as archive:
-        names = sorted(n for n in archive.namelist() if n.startswith(prefix) and n.endswith(".json"))
+        names = sorted(
+            name
+            for name in archive.namelist()
+            if name.startswith(prefix) and name.endswith(".json")
+        )
         if not names:
-            raise SystemExit(f"kubernetes-validate {wheel.name} has no schemas for v{major}.{minor}")
+            raise SystemExit(f"{wheel.name} has no schemas for Kubernetes v{major}.{minor}")
         for name in names:
             document = json.loads(archive.read(name))
             write_json(out / name.removeprefix(prefix), rewrite_refs(document))
