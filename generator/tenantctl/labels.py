@@ -61,6 +61,18 @@ OPENSHELL_SANDBOX_ID = "openshell.ai/sandbox-id"
 OPENSHELL_SANDBOX_ID_ANNOTATION = "openshell.io/sandbox-id"
 OPENSHELL_MANAGED_BY = "openshell.ai/managed-by"
 
+# agent-sandbox: the label its controller puts on a Sandbox's pod and selects the Sandbox's
+# headless Service by. A pod carrying it would receive that sandbox's traffic.
+AGENT_SANDBOX_NAME_HASH = "agents.x-k8s.io/sandbox-name-hash"
+
+# Pod Security: the legacy per-container AppArmor annotation (``<prefix><container name>``),
+# still honoured by kubelets, so the restricted-profile policy checks it as Pod Security does.
+APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
+
+# On tenantctl's ValidatingAdmissionPolicies: what the policy is, for `kubectl describe`.
+POLICY_TITLE = f"{PREFIX}/policy-title"
+POLICY_VERSION = f"{PREFIX}/policy-version"
+
 # Labels and annotations tenants must not add, change or remove on their Namespace.
 PROTECTED_NAMESPACE_KEYS = (
     TENANT,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenantctl.render import istio, namespaces, network, openshell, quota, rbac
+from tenantctl.render import istio, namespaces, network, openshell, policies, quota, rbac
 from tenantctl.render.meta import Manifest
 from tenantctl.spec.model import TenantSet
 
@@ -42,6 +42,7 @@ def render(tenantset: TenantSet) -> Rendering:
         "cluster-roles.yaml": rbac.render_cluster_roles(tenantset),
         "gateway-rbac.yaml": [rbac.render_gateway_cluster_binding(tenantset)],
         "gateway-network.yaml": [network.render_gateway_ingress_policy(tenantset)],
+        "admission-policies.yaml": policies.render_policies(tenantset),
     }
     patches: dict[str, dict[str, Any]] = {}
     if openshell.uses_allowlist_file(tenantset):
