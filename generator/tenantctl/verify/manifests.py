@@ -1,0 +1,123 @@
+"""Where verify's objects come from: a folder of YAML, a spec rendered in memory, or a cluster.
+
+Whatever the source, the checks see one ``Inventory``: plain manifest dicts grouped by kind, plus
+the labels of every Namespace. Objects the folder does not contain (kube-system, the gateway
+namespace when only overlays are given) are still known by name: the API server gives every
+Namespace the immutable ``kubernetes.io/metadata.name`` label, which is all a correct selector
+may rely on, so ``namespace_labels`` supplies that label for any name.
+
+Files that do not parse become ``problems`` (file, line, message), never tracebacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tenantctl import labels
+from tenantctl.render.bundle import render
+from tenantctl.spec.model import TenantSet
+
+Manifest = dict[str, Any]
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Kustomize's own files sit next to the manifests; they are build instructions, not objects.
+_IGNORED_KINDS = {"Kustomization", "Component"}
+
+
+@dataclass
+class Inventory:
+    source: str
+    by_kind: dict[str, list[Manifest]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    # Labels of live or listed Namespaces; names without an object get the name label only.
+    _namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, source: str, objects: Iterable[Manifest], problems: list[str] | None = None):
+        inventory = cls(source, problems=list(problems or []))
+        for obj in objects:
+            inventory.add(obj)
+        return inventory
+
+    def add(self, obj: Manifest) -> None:
+        kind = obj.get("kind")
+        if not isinstance(kind, str) or kind in _IGNORED_KINDS:
+            return
+        if kind.endswith("List") and isinstance(obj.get("items"), list):
+            for item in obj["items"]:
+                if isinstance(item, dict):
+                    self.add(item)
+            return
+        if not isinstance(obj.get("metadata"), dict):
+            return
+        self.by_kind.setdefault(kind, []).append(obj)
+        if kind == "Namespace":
+            name = obj["metadata"].get("name")
+            found = dict(obj["metadata"].get("labels") or {})
+            found[labels.NAMESPACE_NAME] = name
+            self._namespace_labels[name] = {str(k): str(v) for k, v in found.items()}
+
+    def of_kind(self, kind: str) -> list[Manifest]:
+        return self.by_kind.get(kind, [])
+
+    def namespace_names(self) -> list[str]:
+        return sorted(self._namespace_labels)
+
+    def namespace_labels(self, name: str) -> dict[str, str]:
+        return self._namespace_labels.get(name) or {labels.NAMESPACE_NAME: name}
+
+    def has_namespace_object(self, name: str) -> bool:
+        return name in self._namespace_labels
+
+
+def name_of(obj: Manifest) -> str:
+    return str(obj["metadata"].get("name", ""))
+
+
+def namespace_of(obj: Manifest) -> str:
+    return str(obj["metadata"].get("namespace") or "default")
+
+
+def ref(obj: Manifest) -> str:
+    """How a result names an object: Kind namespace/name (or Kind name when cluster-scoped)."""
+    namespace = obj["metadata"].get("namespace")
+    return (
+        f"{obj['kind']} {namespace}/{name_of(obj)}"
+        if namespace
+        else f"{obj['kind']} {name_of(obj)}"
+    )
+
+
+def from_tenantset(tenantset: TenantSet, source: str) -> Inventory:
+    """The objects ``tenantctl generate`` would write for this spec, without writing them."""
+    return Inventory.of(source, render(tenantset).all_manifests())
+
+
+def from_folder(folder: Path) -> Inventory:
+    """Every object in every .yaml, .yml and .json file under ``folder``, in path order."""
+    objects: list[Manifest] = []
+    problems: list[str] = []
+    paths = sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".json")
+    )
+    for path in paths:
+        shown = path.relative_to(folder).as_posix()
+        try:
+            documents = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=_Loader))
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
+            problems.append(f"{where}: not valid YAML: {getattr(err, 'problem', err)}")
+            continue
+        except UnicodeDecodeError as err:
+            problems.append(f"{shown}: not UTF-8 text: {err}")
+            continue
+        for document in documents:
+            if isinstance(document, dict):
+                objects.append(document)
+    return Inventory.of(str(folder), objects, problems)

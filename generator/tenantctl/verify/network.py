@@ -1,0 +1,458 @@
+"""Network checks: judge the connections ``netpol`` finds against what the spec allows.
+
+Per tenant namespace: a deny-all default in both directions; DNS (UDP and TCP 53) and the
+gateway reachable from every pod; no other connection into or out of the namespace than the spec
+allows (same-tenant, declared ingress sources, agent calls, istiod); external CIDRs as the spec
+lists them; no namespace selector on a label a tenant could set; no peer list that ORs a
+namespace-only peer with a pod-only peer (the classic "AND was meant" slip). Per tenant: every
+connection to or from another tenant, failed unless the spec declares it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tenantctl import labels
+from tenantctl.verify import netpol
+from tenantctl.verify.expectations import DNS_PORTS, Allowance, Endpoint, Expectations
+from tenantctl.verify.manifests import Inventory, namespace_of, ref
+from tenantctl.verify.netpol import OTHER_NAMESPACE, Flow, PodClass, Policy, Reachability
+from tenantctl.verify.ports import NO_PORTS, PortSet
+from tenantctl.verify.results import PLATFORM, Result, failed, passed
+from tenantctl.verify.selectors import SelectorError
+
+# Keys a namespace selector may trust: the API server sets the name; admission policy guards
+# the rest so that tenants cannot add, change or remove them.
+TRUSTED_NAMESPACE_KEYS = frozenset([labels.NAMESPACE_NAME, *labels.PROTECTED_NAMESPACE_KEYS])
+# Beyond this many namespaces the matrix is drawn per tenant; beyond it again, not at all.
+MATRIX_LIMIT = 150
+
+
+@dataclass
+class NetworkAnalysis:
+    results: list[Result]
+    reachability: Reachability
+    unexpected: set[tuple[str, str]]
+
+
+def describe_flow(flow: Flow) -> str:
+    out = ", ".join(flow.egress_via) or "egress not isolated"
+    into = ", ".join(flow.ingress_via) or "ingress not isolated"
+    return f"{flow.source} -> {flow.destination}: {flow.ports} (egress: {out}; ingress: {into})"
+
+
+def _shown(namespace: str) -> str:
+    return "any other namespace" if namespace == OTHER_NAMESPACE else namespace
+
+
+class _Judge:
+    """Decides whether a connection is one the expectations allow."""
+
+    def __init__(self, expectations: Expectations) -> None:
+        self.expectations = expectations
+        self.by_destination: dict[str, list[Allowance]] = {}
+        for allowance in expectations.allowances:
+            for namespace in allowance.destinations:
+                self.by_destination.setdefault(namespace, []).append(allowance)
+
+    def allowed(self, flow: Flow) -> bool:
+        source, destination = flow.source, flow.destination
+        if source.namespace == destination.namespace and source.namespace != OTHER_NAMESPACE:
+            return True  # within one namespace: the tenant's own business, never cross-tenant
+        have = NO_PORTS
+        for allowance in self.by_destination.get(destination.namespace, ()):
+            if allowance.sources is None:
+                if (
+                    source.namespace == OTHER_NAMESPACE
+                    or self.expectations.tenant_of(source.namespace) is not None
+                ):
+                    continue
+            elif source.namespace not in allowance.sources:
+                continue
+            if not allowance.source_pods.matches(source.label_map):
+                continue
+            if not allowance.destination_pods.matches(destination.label_map):
+                continue
+            have = have.union(allowance.ports)
+        return have.covers(flow.ports)
+
+
+def _tenant(expectations: Expectations, namespace: str) -> str:
+    return expectations.tenant_of(namespace) or PLATFORM
+
+
+def _endpoint_pods(reach: Reachability, endpoint: Endpoint) -> list[PodClass]:
+    rep = endpoint.pods.representative() or {}
+    return [
+        pod
+        for pod in reach.classes_by_namespace.get(endpoint.namespace, [])
+        if pod.label_map == rep
+    ]
+
+
+def _default_deny(reach: Reachability, tenant: str, namespace: str) -> Result:
+    check = "network.default-deny"
+    pods = reach.classes_by_namespace.get(namespace, [])
+    open_sides = []
+    for direction in ("ingress", "egress"):
+        missing = [str(p) for p in pods if not reach.isolated(p, direction)]
+        if missing:
+            open_sides.append((direction, missing))
+    if open_sides:
+        details = [f"{d} not isolated for: {', '.join(m)}" for d, m in open_sides]
+        sides = " and ".join(d for d, _ in open_sides)
+        return failed(
+            tenant,
+            check,
+            f"no default deny for {sides}: no NetworkPolicy selects every pod for "
+            f"{sides}, so those pods accept or open connections to anything",
+            namespace,
+            details,
+        )
+    deny_all = {"ingress": [], "egress": []}
+    for policy in reach.policies_by_namespace.get(namespace, []):
+        if not policy.pod_selector.is_empty():
+            continue
+        if policy.ingress == ():
+            deny_all["ingress"].append(policy.name)
+        if policy.egress == ():
+            deny_all["egress"].append(policy.name)
+    lacking = [d for d, names in deny_all.items() if not names]
+    if lacking:
+        return failed(
+            tenant,
+            check,
+            f"{' and '.join(lacking)} isolated only by allow policies, with no deny-all "
+            "policy: deleting one allow policy would open the namespace",
+            namespace,
+        )
+    names = sorted(set(deny_all["ingress"]) | set(deny_all["egress"]))
+    return passed(
+        tenant, check, f"{', '.join(names)} denies all ingress and egress by default", namespace
+    )
+
+
+def _reaches(
+    reach: Reachability,
+    tenant: str,
+    namespace: str,
+    check: str,
+    what: str,
+    endpoint: Endpoint,
+    needed: PortSet,
+    hint: str,
+) -> Result:
+    targets = _endpoint_pods(reach, endpoint)
+    problems = []
+    for pod in reach.classes_by_namespace.get(namespace, []):
+        best = NO_PORTS
+        for target in targets:
+            flow = reach.connection(pod, target)
+            if flow is not None:
+                best = best.union(flow.ports)
+        if not best.covers(needed):
+            problems.append(f"{pod} -> {endpoint}: allowed {best}, needs {needed}")
+    if problems:
+        return failed(
+            tenant,
+            check,
+            f"no {what}: pods cannot reach {endpoint} on {needed}; {hint}",
+            namespace,
+            problems,
+        )
+    return passed(tenant, check, f"every pod reaches {what} {endpoint} on {needed}", namespace)
+
+
+def _spoofable(policy: Policy) -> list[str]:
+    found = []
+    for direction, rules in (("ingress", policy.ingress), ("egress", policy.egress)):
+        for rule in rules or ():
+            for peer in rule.peers or ():
+                if peer.namespaces is None:
+                    continue
+                keys = sorted(peer.namespaces.keys() - TRUSTED_NAMESPACE_KEYS)
+                if keys:
+                    found.append(
+                        f"{policy.ref} {direction}: namespaceSelector {{{peer.namespaces}}} "
+                        f"trusts label {', '.join(keys)}"
+                    )
+    return found
+
+
+def _or_of_and(policy: Policy) -> list[str]:
+    found = []
+    for direction, rules in (("ingress", policy.ingress), ("egress", policy.egress)):
+        for position, rule in enumerate(rules or ()):
+            peers = rule.peers or ()
+            namespace_only = [p for p in peers if p.namespaces is not None and p.pods is None]
+            pods_only = [p for p in peers if p.namespaces is None and p.pods is not None]
+            if namespace_only and pods_only:
+                found.append(
+                    f"{policy.ref} {direction}[{position}]: peers "
+                    f"'{namespace_only[0].describe()}' OR '{pods_only[0].describe()}'; "
+                    "if both must hold, put namespaceSelector and podSelector in one peer"
+                )
+    return found
+
+
+def _policy_lints(tenant: str, namespace: str, policies: Iterable[Policy]) -> list[Result]:
+    spoofable, or_of_and = [], []
+    for policy in policies:
+        spoofable += _spoofable(policy)
+        or_of_and += _or_of_and(policy)
+    results = []
+    if spoofable:
+        results.append(
+            failed(
+                tenant,
+                "network.spoofable-selector",
+                "a namespaceSelector trusts a label a tenant can set on its own namespace; "
+                f"select by {labels.NAMESPACE_NAME} or a protected tenantctl label",
+                namespace,
+                spoofable,
+            )
+        )
+    else:
+        results.append(
+            passed(
+                tenant,
+                "network.spoofable-selector",
+                "namespaces are selected only by their name or protected labels",
+                namespace,
+            )
+        )
+    if or_of_and:
+        results.append(
+            failed(
+                tenant,
+                "network.peer-and-or",
+                "a rule ORs a namespace-only peer with a pod-only peer, which admits every pod "
+                "of those namespaces",
+                namespace,
+                or_of_and,
+            )
+        )
+    return results
+
+
+def _external(
+    reach: Reachability, expectations: Expectations, tenant: str, namespace: str
+) -> tuple[Result, list[str]]:
+    listed, unexpected = [], []
+    allowances = (expectations.external or {}).get(namespace, ())
+    for pod in reach.classes_by_namespace.get(namespace, []):
+        for direction, table in (("to", reach.external_egress), ("from", reach.external_ingress)):
+            for flow in table.get(pod.index, []):
+                excepts = f" except {', '.join(flow.except_cidrs)}" if flow.except_cidrs else ""
+                line = f"{pod} {direction} {flow.cidr}{excepts}: {flow.ports} ({flow.via})"
+                listed.append(line)
+                if expectations.external is None:
+                    continue
+                ok = direction == "to" and any(
+                    a.cidr == flow.cidr
+                    and set(a.except_cidrs) <= set(flow.except_cidrs)
+                    and a.ports.covers(flow.ports)
+                    for a in allowances
+                )
+                if not ok:
+                    unexpected.append(line)
+    check = "network.external"
+    if unexpected:
+        return failed(
+            tenant,
+            check,
+            f"{len(unexpected)} external path(s) the spec does not declare",
+            namespace,
+            unexpected,
+        ), listed
+    if not listed:
+        return passed(tenant, check, "no connections to or from outside the cluster", namespace), []
+    judged = "as the spec declares" if expectations.external is not None else "(no spec: listed)"
+    return passed(
+        tenant, check, f"{len(listed)} external path(s) {judged}", namespace, listed
+    ), listed
+
+
+def analyse_network(
+    inventory: Inventory, expectations: Expectations, cluster_cidrs: Iterable[str] = ()
+) -> NetworkAnalysis:
+    results: list[Result] = []
+    policies: list[Policy] = []
+    for obj in inventory.of_kind("NetworkPolicy"):
+        try:
+            policies.append(netpol.compile_policy(obj))
+        except (SelectorError, KeyError, TypeError, ValueError) as err:
+            results.append(
+                failed(
+                    _tenant(expectations, namespace_of(obj)),
+                    "network.policy-valid",
+                    f"{ref(obj)} is not a valid NetworkPolicy: {err}",
+                    namespace_of(obj),
+                )
+            )
+
+    names = set(inventory.namespace_names()) | netpol.referenced_namespaces(policies)
+    names |= set(expectations.tenant_namespaces()) | set(expectations.platform_namespaces)
+    names |= {expectations.dns.namespace, expectations.gateway.namespace}
+    known = [(expectations.dns.namespace, expectations.dns.pods)]
+    known.append((expectations.gateway.namespace, expectations.gateway.pods))
+    for allowance in expectations.allowances:
+        for namespace in allowance.destinations:
+            known.append((namespace, allowance.destination_pods))
+        for namespace in allowance.sources or ():
+            known.append((namespace, allowance.source_pods))
+            names.add(namespace)
+    reach = netpol.analyse(
+        policies,
+        {name: inventory.namespace_labels(name) for name in names},
+        known,
+        cluster_cidrs,
+    )
+
+    judge = _Judge(expectations)
+    unexpected_pairs: set[tuple[str, str]] = set()
+    cross: dict[str, list[str]] = {t.name: [] for t in expectations.tenants}
+    cross_declared: dict[str, int] = {t.name: 0 for t in expectations.tenants}
+    for tenant in expectations.tenants:
+        for namespace in tenant.namespaces:
+            results.append(_default_deny(reach, tenant.name, namespace))
+            results.append(
+                _reaches(
+                    reach,
+                    tenant.name,
+                    namespace,
+                    "network.dns",
+                    "DNS",
+                    expectations.dns,
+                    DNS_PORTS,
+                    "a default-deny egress policy without a DNS rule breaks name resolution",
+                )
+            )
+            results.append(
+                _reaches(
+                    reach,
+                    tenant.name,
+                    namespace,
+                    "network.gateway",
+                    "the gateway",
+                    expectations.gateway,
+                    PortSet.single("TCP", expectations.gateway_port),
+                    "sandbox supervisors dial out to the gateway and cannot connect",
+                )
+            )
+            for direction, flows, check in (
+                ("egress", reach.outgoing(namespace), "network.egress"),
+                ("ingress", reach.incoming(namespace), "network.ingress"),
+            ):
+                bad: list[str] = []
+                peers: set[str] = set()
+                for flow in flows:
+                    other = flow.destination if direction == "egress" else flow.source
+                    if other.namespace == namespace:
+                        continue
+                    other_tenant = expectations.tenant_of(other.namespace)
+                    is_allowed = judge.allowed(flow)
+                    if other_tenant not in (None, tenant.name):
+                        if is_allowed:
+                            cross_declared[tenant.name] += 1
+                        else:
+                            cross[tenant.name].append(describe_flow(flow))
+                    if not is_allowed:
+                        bad.append(describe_flow(flow))
+                        peers.add(_shown(other.namespace))
+                        unexpected_pairs.add((flow.source.namespace, flow.destination.namespace))
+                if bad:
+                    shown = sorted(peers)
+                    more = ", ..." if len(shown) > 3 else ""
+                    results.append(
+                        failed(
+                            tenant.name,
+                            check,
+                            f"{len(bad)} {direction} path(s) the spec does not allow "
+                            f"({'to' if direction == 'egress' else 'from'} "
+                            f"{', '.join(shown[:3])}{more})",
+                            namespace,
+                            bad,
+                        )
+                    )
+                else:
+                    what = (
+                        "reaches only DNS, the gateway and what the spec allows"
+                        if direction == "egress"
+                        else "accepts only what the spec allows"
+                    )
+                    results.append(passed(tenant.name, check, what, namespace))
+            external, _ = _external(reach, expectations, tenant.name, namespace)
+            results.append(external)
+            results.extend(
+                _policy_lints(
+                    tenant.name, namespace, reach.policies_by_namespace.get(namespace, [])
+                )
+            )
+        if cross[tenant.name]:
+            results.append(
+                failed(
+                    tenant.name,
+                    "network.cross-tenant",
+                    f"{len(cross[tenant.name])} path(s) to or from other tenants that the spec "
+                    "does not declare",
+                    None,
+                    sorted(set(cross[tenant.name])),
+                )
+            )
+        else:
+            declared = cross_declared[tenant.name]
+            results.append(
+                passed(
+                    tenant.name,
+                    "network.cross-tenant",
+                    "no path to or from any other tenant"
+                    if not declared
+                    else f"only the {declared} path(s) to or from other tenants the spec declares",
+                )
+            )
+    tenant_namespaces = set(expectations.tenant_namespaces())
+    for namespace, found in sorted(reach.policies_by_namespace.items()):
+        if namespace not in tenant_namespaces:
+            results.extend(_policy_lints(PLATFORM, namespace, found))
+    return NetworkAnalysis(results, reach, unexpected_pairs)
+
+
+def matrix(
+    analysis: NetworkAnalysis, expectations: Expectations
+) -> tuple[list[str], dict[tuple[str, str], str], dict[tuple[str, str], bool], str]:
+    """Rows/columns, cell texts and cell verdicts of the connectivity picture.
+
+    Per namespace up to ``MATRIX_LIMIT`` namespaces (tenant namespaces plus every platform
+    namespace they connect with); per tenant above that; not drawn beyond that either."""
+    reach = analysis.reachability
+    tenant_namespaces = expectations.tenant_namespaces()
+    involved = set(tenant_namespaces)
+    for namespace in tenant_namespaces:
+        involved.update(f.destination.namespace for f in reach.outgoing(namespace))
+        involved.update(f.source.namespace for f in reach.incoming(namespace))
+    if len(involved) <= MATRIX_LIMIT:
+        order = [*tenant_namespaces, *sorted(involved - set(tenant_namespaces))]
+        cells = reach.namespace_matrix(order)
+        texts = {key: str(ports) for key, ports in cells.items()}
+        verdicts = {key: key not in analysis.unexpected for key in cells}
+        return [_shown(n) for n in order], _rename(texts), _rename(verdicts), "per namespace"
+    groups = {ns: expectations.tenant_of(ns) or ns for ns in involved}
+    order = sorted(set(groups.values()))
+    if len(order) > MATRIX_LIMIT:
+        return [], {}, {}, f"not drawn: {len(involved)} namespaces, {len(order)} tenants"
+    counts: dict[tuple[str, str], int] = {}
+    verdicts: dict[tuple[str, str], bool] = {}
+    for namespace in tenant_namespaces:
+        for flow in reach.outgoing(namespace):
+            key = (groups[namespace], groups.get(flow.destination.namespace, "?"))
+            counts[key] = counts.get(key, 0) + 1
+            pair = (flow.source.namespace, flow.destination.namespace)
+            verdicts[key] = verdicts.get(key, True) and pair not in analysis.unexpected
+    texts = {key: f"{n} path(s)" for key, n in counts.items()}
+    return [_shown(n) for n in order], _rename(texts), _rename(verdicts), "per tenant"
+
+
+def _rename(cells: dict) -> dict:
+    return {(_shown(a), _shown(b)): v for (a, b), v in cells.items()}
