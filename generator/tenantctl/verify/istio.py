@@ -1,0 +1,228 @@
+"""Istio checks: AuthorizationPolicies are only as good as the mTLS underneath them.
+
+An AuthorizationPolicy that matches on ``principals`` or ``namespaces`` trusts the caller's
+identity, which only mTLS proves; under PERMISSIVE a plaintext caller has no identity and a
+DENY rule on principals never fires (DESIGN-NOTES section 5, item 8). So every namespace holding
+an AuthorizationPolicy must run STRICT: a namespace-wide PeerAuthentication, or, when it has none
+(or says UNSET), a mesh-wide one in the root namespace; no workload or port override may weaken
+it. Istio's own default without any PeerAuthentication is PERMISSIVE.
+
+With a spec, the callers each agent admits (principals and namespaces, from the ALLOW policies
+selecting its pods) must equal what the spec lists. Without a spec, no ALLOW rule may admit any
+caller, and no principal may come from another tenant's namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tenantctl.verify.expectations import AgentExpectation, Expectations
+from tenantctl.verify.manifests import Inventory, Manifest, name_of, namespace_of
+from tenantctl.verify.results import PLATFORM, Result, failed, passed
+from tenantctl.verify.selectors import Selector
+
+ROOT_NAMESPACE = "istio-system"
+_NARROWING_FIELDS = (
+    "notPrincipals",
+    "notNamespaces",
+    "ipBlocks",
+    "notIpBlocks",
+    "remoteIpBlocks",
+    "notRemoteIpBlocks",
+    "requestPrincipals",
+    "notRequestPrincipals",
+)
+
+
+def _mode(obj: Mapping[str, Any]) -> str:
+    return str(((obj.get("spec") or {}).get("mtls") or {}).get("mode") or "UNSET").upper()
+
+
+def _selector(obj: Mapping[str, Any]) -> Selector:
+    raw = (obj.get("spec") or {}).get("selector") or {}
+    return Selector.from_labels({str(k): str(v) for k, v in (raw.get("matchLabels") or {}).items()})
+
+
+def _effective_mode(
+    namespace: str, peer_auths: list[Manifest], root: str
+) -> tuple[str, str, list[str]]:
+    """(mode, where it comes from, overrides that weaken it) for a namespace."""
+    wide = [p for p in peer_auths if namespace_of(p) == namespace and _selector(p).is_empty()]
+    mesh = [p for p in peer_auths if namespace_of(p) == root and _selector(p).is_empty()]
+    mode, source = "PERMISSIVE", "Istio's default (no PeerAuthentication)"
+    if mesh and _mode(mesh[0]) != "UNSET":
+        mode, source = _mode(mesh[0]), f"mesh-wide PeerAuthentication {root}/{name_of(mesh[0])}"
+    if wide and _mode(wide[0]) != "UNSET":
+        mode, source = _mode(wide[0]), f"PeerAuthentication {namespace}/{name_of(wide[0])}"
+    weakening = []
+    for obj in peer_auths:
+        if namespace_of(obj) != namespace:
+            continue
+        spec = obj.get("spec") or {}
+        if not _selector(obj).is_empty() and _mode(obj) not in ("STRICT", "UNSET"):
+            weakening.append(
+                f"PeerAuthentication {namespace}/{name_of(obj)} sets {_mode(obj)} for pods "
+                f"{{{_selector(obj)}}}"
+            )
+        for port, setting in sorted((spec.get("portLevelMtls") or {}).items()):
+            port_mode = str((setting or {}).get("mode") or "UNSET").upper()
+            if port_mode not in ("STRICT", "UNSET"):
+                weakening.append(
+                    f"PeerAuthentication {namespace}/{name_of(obj)} sets {port_mode} on port {port}"
+                )
+    return mode, source, weakening
+
+
+def _callers(
+    policies: list[Manifest], agent_labels: dict[str, str]
+) -> tuple[set[str], set[str], list[str]]:
+    """Principals and namespaces the ALLOW policies selecting these pods admit, and rules
+    that admit anyone or narrow by fields this check does not model."""
+    principals: set[str] = set()
+    namespaces: set[str] = set()
+    broad: list[str] = []
+    for policy in policies:
+        spec = policy.get("spec") or {}
+        if str(spec.get("action") or "ALLOW").upper() != "ALLOW":
+            continue
+        if not _selector(policy).matches(agent_labels):
+            continue
+        for index, rule in enumerate(spec.get("rules") or []):
+            where = f"AuthorizationPolicy {namespace_of(policy)}/{name_of(policy)} rule {index}"
+            sources = rule.get("from") or []
+            if not sources:
+                broad.append(f"{where} has no 'from': it admits every caller")
+            for item in sources:
+                source = item.get("source") or {}
+                principals.update(source.get("principals") or [])
+                namespaces.update(source.get("namespaces") or [])
+                extra = [f for f in _NARROWING_FIELDS if f in source]
+                if extra:
+                    broad.append(f"{where} also matches on {', '.join(extra)}")
+                if not source:
+                    broad.append(f"{where} has an empty source: it admits every caller")
+    return principals, namespaces, broad
+
+
+def check_istio(
+    inventory: Inventory, expectations: Expectations, root: str = ROOT_NAMESPACE
+) -> list[Result]:
+    results: list[Result] = []
+    peer_auths = inventory.of_kind("PeerAuthentication")
+    authz = inventory.of_kind("AuthorizationPolicy")
+    by_namespace: dict[str, list[Manifest]] = {}
+    for policy in authz:
+        by_namespace.setdefault(namespace_of(policy), []).append(policy)
+
+    for namespace, policies in sorted(by_namespace.items()):
+        tenant = expectations.tenant_of(namespace) or PLATFORM
+        mode, source, weakening = _effective_mode(namespace, peer_auths, root)
+        names = ", ".join(sorted(name_of(p) for p in policies))
+        if mode != "STRICT" or weakening:
+            reason = (
+                f"AuthorizationPolicies ({names}) run under {mode} mTLS from {source}: "
+                "principal and namespace rules trust identities a plaintext caller does not have"
+                if mode != "STRICT"
+                else "STRICT mTLS is weakened for some pods or ports under AuthorizationPolicies"
+            )
+            results.append(failed(tenant, "istio.strict-mtls", reason, namespace, weakening))
+        else:
+            results.append(
+                passed(tenant, "istio.strict-mtls", f"STRICT mTLS from {source}", namespace)
+            )
+
+    if expectations.agents is not None:
+        for agent in expectations.agents:
+            results.append(_agent_result(agent, expectations, by_namespace))
+    else:
+        results.extend(_inferred_agent_results(expectations, by_namespace))
+    return results
+
+
+def _agent_result(
+    agent: AgentExpectation, expectations: Expectations, by_namespace: dict[str, list[Manifest]]
+) -> Result:
+    tenant = expectations.tenant_of(agent.namespace) or PLATFORM
+    check = f"istio.agent.{agent.name}"
+    rep = agent.selector.representative() or {}
+    principals, namespaces, broad = _callers(by_namespace.get(agent.namespace, []), rep)
+    problems = list(broad)
+    if not principals and not namespaces and not broad:
+        problems.append(
+            f"no ALLOW AuthorizationPolicy selects pods {{{agent.selector}}}: every caller "
+            "is denied (or, without allow-nothing, admitted)"
+        )
+    for label, have, want in (
+        ("principal", principals, agent.principals),
+        ("namespace", namespaces, agent.namespaces),
+    ):
+        for extra in sorted(have - want):
+            problems.append(f"admits {label} {extra}, which the spec does not list")
+        for missing in sorted(want - have):
+            problems.append(f"does not admit {label} {missing}, which the spec lists")
+    if problems:
+        return failed(
+            tenant,
+            check,
+            f"callers of agent {agent.name} differ from the spec",
+            agent.namespace,
+            problems,
+        )
+    callers = sorted(principals) + [f"namespace {n}" for n in sorted(namespaces)]
+    return passed(
+        tenant,
+        check,
+        f"agent {agent.name} admits exactly the spec's callers: {', '.join(callers)}",
+        agent.namespace,
+    )
+
+
+def _inferred_agent_results(
+    expectations: Expectations, by_namespace: dict[str, list[Manifest]]
+) -> list[Result]:
+    results = []
+    for namespace, policies in sorted(by_namespace.items()):
+        tenant = expectations.tenant_of(namespace)
+        if tenant is None:
+            continue
+        problems: list[str] = []
+        listed: list[str] = []
+        for policy in policies:
+            rep = _selector(policy).representative() or {}
+            principals, namespaces, broad = _callers([policy], rep)
+            problems += broad
+            for principal in sorted(principals):
+                parts = principal.split("/")
+                owner = expectations.tenant_of(parts[2]) if len(parts) >= 5 else None
+                if owner not in (None, tenant):
+                    problems.append(f"{name_of(policy)} admits {principal} of tenant {owner}")
+                listed.append(f"{name_of(policy)}: principal {principal}")
+            for caller_ns in sorted(namespaces):
+                owner = expectations.tenant_of(caller_ns)
+                if owner not in (None, tenant):
+                    problems.append(
+                        f"{name_of(policy)} admits namespace {caller_ns} of tenant {owner}"
+                    )
+                listed.append(f"{name_of(policy)}: namespace {caller_ns}")
+        if problems:
+            results.append(
+                failed(
+                    tenant,
+                    "istio.callers",
+                    "an AuthorizationPolicy admits callers of other tenants or every caller",
+                    namespace,
+                    problems,
+                )
+            )
+        else:
+            results.append(
+                passed(
+                    tenant,
+                    "istio.callers",
+                    "callers are the tenant's own or platform identities (no spec: listed)",
+                    namespace,
+                    listed,
+                )
+            )
+    return results

@@ -1,0 +1,308 @@
+"""RBAC checks: what every tenant identity may do, and where.
+
+For each tenant, its identities are the groups and users the spec names (or, without a spec, the
+subjects of tenantctl's own RoleBindings in its namespaces), the ServiceAccounts of its namespaces,
+and the groups every identity belongs to (``system:authenticated``, ``system:serviceaccounts``).
+Every RoleBinding and ClusterRoleBinding naming one of them is a grant; each grant's role is
+resolved to rules, including ClusterRole aggregation (``aggregationRule``), against the built-in
+roles (``data/builtin-clusterroles.yaml`` in static mode; the cluster's own in live mode) and
+the ClusterRoles in the input.
+
+Failures: a grant in a namespace that is not the tenant's; any ClusterRoleBinding to a tenant
+identity (bootstrap bindings the API server creates for every user excepted); cluster-admin (or
+any role with ``*`` on ``*``); a role outside the allowed set; a binding to a role that does not
+exist; write access to ResourceQuota or LimitRange (MTB: tenants must not change their budget);
+a spec binding that is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from tenantctl.verify.expectations import EVERYONE_GROUPS, Expectations, TenantExpectation
+from tenantctl.verify.manifests import Inventory, Manifest, name_of, namespace_of
+from tenantctl.verify.results import Result, failed, passed
+from tenantctl.verify.selectors import Selector
+
+BUILTIN_ROLES_FILE = "builtin-clusterroles.yaml"
+BOOTSTRAP_LABEL = "kubernetes.io/bootstrapping"
+WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+# What the report shows per identity and namespace: (label, verb, API group, resource).
+CAPABILITIES = (
+    ("create pods", "create", "", "pods"),
+    ("exec into pods", "create", "", "pods/exec"),
+    ("read secrets", "get", "", "secrets"),
+    ("write roles/rolebindings", "create", "rbac.authorization.k8s.io", "rolebindings"),
+    ("write networkpolicies", "delete", "networking.k8s.io", "networkpolicies"),
+    ("write resourcequotas", "update", "", "resourcequotas"),
+    ("create sandboxes (gateway)", "create", "gateway.tenantctl.dev", "sandboxes"),
+    ("list sandboxes", "list", "agents.x-k8s.io", "sandboxes"),
+)
+
+
+@cache
+def builtin_cluster_roles() -> tuple[Manifest, ...]:
+    """The built-in roles captured from the pinned Kubernetes version (see the data file)."""
+    text = resources.files("tenantctl.verify").joinpath("data", BUILTIN_ROLES_FILE).read_text()
+    return tuple(yaml.safe_load(text)["items"])
+
+
+def rule_allows(
+    rule: Mapping[str, Any], verb: str, group: str, resource: str, name: str = ""
+) -> bool:
+    if rule.get("nonResourceURLs"):
+        return False
+    verbs = rule.get("verbs") or []
+    groups = rule.get("apiGroups") or []
+    kinds = rule.get("resources") or []
+    names = rule.get("resourceNames") or []
+    if "*" not in verbs and verb not in verbs:
+        return False
+    if "*" not in groups and group not in groups:
+        return False
+    _, _, sub = resource.partition("/")
+    if not ("*" in kinds or resource in kinds or (sub and f"*/{sub}" in kinds)):
+        return False
+    return not names or (bool(name) and name in names)
+
+
+class Roles:
+    """Role look-up with aggregation, for one inventory."""
+
+    def __init__(self, inventory: Inventory, builtin: Iterable[Manifest]) -> None:
+        self.cluster_roles: dict[str, Manifest] = {name_of(r): r for r in builtin}
+        for role in inventory.of_kind("ClusterRole"):
+            self.cluster_roles[name_of(role)] = role
+        self.roles = {(namespace_of(r), name_of(r)): r for r in inventory.of_kind("Role")}
+        self._resolved: dict[str, list[dict[str, Any]]] = {}
+
+    def cluster_role_rules(self, name: str, seen: frozenset[str] = frozenset()) -> list[dict]:
+        if name in self._resolved:
+            return self._resolved[name]
+        role = self.cluster_roles.get(name)
+        if role is None:
+            return []
+        rules = list(role.get("rules") or [])
+        aggregation = role.get("aggregationRule") or {}
+        selectors = [Selector.parse(s) for s in aggregation.get("clusterRoleSelectors") or []]
+        if selectors:
+            for other_name, other in sorted(self.cluster_roles.items()):
+                if other_name == name or other_name in seen:
+                    continue
+                found = {str(k): str(v) for k, v in (other["metadata"].get("labels") or {}).items()}
+                if any(s.matches(found) for s in selectors):
+                    for rule in self.cluster_role_rules(other_name, seen | {name}):
+                        if rule not in rules:
+                            rules.append(rule)
+        self._resolved[name] = rules
+        return rules
+
+    def rules(self, role_ref: Mapping[str, Any], namespace: str | None) -> list[dict] | None:
+        """The rules a roleRef grants, or None when the role does not exist."""
+        if role_ref.get("kind") == "Role":
+            role = self.roles.get((namespace or "", role_ref.get("name")))
+            return None if role is None else list(role.get("rules") or [])
+        if role_ref.get("name") not in self.cluster_roles:
+            return None
+        return self.cluster_role_rules(str(role_ref.get("name")))
+
+
+@dataclass(frozen=True)
+class Grant:
+    subject: str
+    namespace: str | None  # None: cluster-wide (ClusterRoleBinding)
+    role: str  # "ClusterRole admin" / "Role alpha-dev/x"
+    binding: str
+    rules: tuple[Mapping[str, Any], ...] | None  # None: the role does not exist
+
+    def allows(self, verb: str, group: str, resource: str) -> bool:
+        return any(rule_allows(r, verb, group, resource) for r in self.rules or ())
+
+    def where(self) -> str:
+        return "cluster-wide" if self.namespace is None else f"in {self.namespace}"
+
+
+def _subject_text(subject: Mapping[str, Any]) -> str:
+    if subject.get("kind") == "ServiceAccount":
+        return f"ServiceAccount {subject.get('namespace')}/{subject.get('name')}"
+    return f"{subject.get('kind')} {subject.get('name')}"
+
+
+def _belongs(subject: Mapping[str, Any], tenant: TenantExpectation, binding_namespace: str) -> bool:
+    kind, name = subject.get("kind"), subject.get("name")
+    if kind == "Group":
+        if name in tenant.groups or name in EVERYONE_GROUPS:
+            return True
+        return any(name == f"system:serviceaccounts:{ns}" for ns in tenant.namespaces)
+    if kind == "User":
+        if name in tenant.users:
+            return True
+        parts = str(name).split(":")
+        return (
+            len(parts) == 4
+            and parts[:2] == ["system", "serviceaccount"]
+            and (parts[2] in tenant.namespaces)
+        )
+    if kind == "ServiceAccount":
+        return (subject.get("namespace") or binding_namespace) in tenant.namespaces
+    return False
+
+
+def grants_of(tenant: TenantExpectation, inventory: Inventory, roles: Roles) -> list[Grant]:
+    grants = []
+    for kind in ("RoleBinding", "ClusterRoleBinding"):
+        for binding in inventory.of_kind(kind):
+            meta_labels = binding["metadata"].get("labels") or {}
+            if kind == "ClusterRoleBinding" and meta_labels.get(BOOTSTRAP_LABEL) == "rbac-defaults":
+                continue
+            namespace = namespace_of(binding) if kind == "RoleBinding" else None
+            role_ref = binding.get("roleRef") or {}
+            rules = roles.rules(role_ref, namespace)
+            ref_kind = role_ref.get("kind", "ClusterRole")
+            role = (
+                f"Role {namespace}/{role_ref.get('name')}"
+                if ref_kind == "Role"
+                else f"ClusterRole {role_ref.get('name')}"
+            )
+            where = f"{namespace}/" if namespace else ""
+            for subject in binding.get("subjects") or []:
+                if _belongs(subject, tenant, namespace or ""):
+                    grants.append(
+                        Grant(
+                            _subject_text(subject),
+                            namespace,
+                            role,
+                            f"{kind} {where}{name_of(binding)}",
+                            None if rules is None else tuple(rules),
+                        )
+                    )
+    return grants
+
+
+def _is_everything(grant: Grant) -> bool:
+    return grant.role == "ClusterRole cluster-admin" or any(
+        "*" in (r.get("verbs") or [])
+        and "*" in (r.get("resources") or [])
+        and "*" in (r.get("apiGroups") or [])
+        for r in grant.rules or ()
+    )
+
+
+def _line(grant: Grant) -> str:
+    return f"{grant.subject} -> {grant.role} {grant.where()} ({grant.binding})"
+
+
+def check_rbac(
+    inventory: Inventory, expectations: Expectations, builtin: Iterable[Manifest] | None = None
+) -> tuple[list[Result], dict[str, list[str]]]:
+    """Results per tenant, and the permission summary lines per tenant for the report."""
+    roles = Roles(inventory, builtin_cluster_roles() if builtin is None else builtin)
+    results: list[Result] = []
+    summaries: dict[str, list[str]] = {}
+    for tenant in expectations.tenants:
+        own = set(tenant.namespaces)
+        grants = grants_of(tenant, inventory, roles)
+
+        def verdict(
+            check: str, bad: list[str], fail: str, ok: str, name: str = tenant.name
+        ) -> None:
+            if bad:
+                results.append(failed(name, check, fail, None, sorted(set(bad))))
+            else:
+                results.append(passed(name, check, ok))
+
+        verdict(
+            "rbac.other-namespaces",
+            [_line(g) for g in grants if g.namespace is not None and g.namespace not in own],
+            "a tenant identity is granted access in a namespace that is not the tenant's",
+            "every grant is in the tenant's own namespaces",
+        )
+        verdict(
+            "rbac.cluster-scoped",
+            [_line(g) for g in grants if g.namespace is None],
+            "a ClusterRoleBinding grants a tenant identity rights in every namespace",
+            "no ClusterRoleBinding names a tenant identity",
+        )
+        verdict(
+            "rbac.cluster-admin",
+            [_line(g) for g in grants if _is_everything(g)],
+            "a tenant identity is bound to cluster-admin (every verb on every resource)",
+            "no tenant identity is bound to cluster-admin",
+        )
+        verdict(
+            "rbac.missing-role",
+            [_line(g) for g in grants if g.rules is None],
+            "a binding refers to a role that does not exist: whoever creates it later "
+            "decides what the tenant gets",
+            "every binding resolves to an existing role",
+        )
+        verdict(
+            "rbac.allowed-roles",
+            [
+                _line(g)
+                for g in grants
+                if g.role.startswith("ClusterRole ")
+                and g.role.removeprefix("ClusterRole ") not in expectations.allowed_cluster_roles
+                and g.namespace in own
+            ],
+            "a tenant identity is bound to a ClusterRole outside the allowed set "
+            f"({', '.join(sorted(expectations.allowed_cluster_roles))})",
+            "tenant bindings use only the allowed ClusterRoles",
+        )
+        verdict(
+            "rbac.quota-write",
+            [
+                f"{_line(g)} allows {verb} {resource}"
+                for g in grants
+                for resource in ("resourcequotas", "limitranges")
+                for verb in WRITE_VERBS
+                if g.allows(verb, "", resource)
+            ],
+            "a tenant identity can change its own ResourceQuota or LimitRange",
+            "no tenant identity can change a ResourceQuota or LimitRange",
+        )
+        if expectations.from_spec:
+            missing = []
+            for role, (groups, users) in sorted(tenant.roles.items()):
+                for namespace in tenant.namespaces:
+                    for kind, names in (("Group", groups), ("User", users)):
+                        for name in names:
+                            if not any(
+                                g.subject == f"{kind} {name}"
+                                and g.namespace == namespace
+                                and g.role == f"ClusterRole {role}"
+                                for g in grants
+                            ):
+                                missing.append(
+                                    f"{kind} {name} -> ClusterRole {role} in {namespace}"
+                                )
+            verdict(
+                "rbac.spec-bindings",
+                missing,
+                "a role binding the spec asks for is missing",
+                "every role binding the spec asks for is present",
+            )
+        summaries[tenant.name] = _summary(grants)
+    return results, summaries
+
+
+def _summary(grants: list[Grant]) -> list[str]:
+    lines = []
+    by_subject: dict[tuple[str, str], list[Grant]] = {}
+    for grant in grants:
+        by_subject.setdefault((grant.subject, grant.where()), []).append(grant)
+    for (subject, where), found in sorted(by_subject.items()):
+        role_names = ", ".join(sorted({g.role.split(" ", 1)[1] for g in found}))
+        can = [
+            label
+            for label, verb, group, resource in CAPABILITIES
+            if any(g.allows(verb, group, resource) for g in found)
+        ]
+        lines.append(f"{subject} {where}: {role_names}; can {', '.join(can) or 'nothing listed'}")
+    return lines
