@@ -22,6 +22,7 @@ from tenantctl.render.bundle import render
 from tenantctl.spec.model import TenantSet
 from tenantctl.spec.problems import SpecError
 from tenantctl.spec.reading import read_tenantset
+from tenantctl.verify.command import verify
 
 EXIT_OK = 0
 EXIT_INVALID_OUTPUT = 1
@@ -126,3 +127,6 @@ def generate(spec: Path, output: Path, validate_output: bool) -> None:
         f"Wrote {len(files)} files for {len(tenantset.namespaces())} namespaces "
         f"of {len(tenantset.tenants)} tenants to {output}/."
     )
+
+
+main.add_command(verify)

@@ -1,0 +1,123 @@
+"""``tenantctl verify``: arguments in, a verdict out (exit 0 isolated, 1 a check failed).
+
+    tenantctl verify SPEC                      render SPEC in memory and verify that
+    tenantctl verify --manifests DIR [SPEC]    verify a folder of manifests (against SPEC if given)
+
+Exit codes as for every tenantctl command: 0 every check passed, 1 a check failed, 2 the spec or
+the command line is wrong.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from tenantctl.spec.problems import SpecError
+from tenantctl.spec.reading import read_tenantset
+from tenantctl.verify import expectations, report
+from tenantctl.verify import manifests as manifests_module
+from tenantctl.verify.results import Verification
+from tenantctl.verify.static import verify_inventory
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+_EPILOG = "Exit codes: 0 every check passed, 1 a check failed, 2 bad spec, arguments or kubeconfig."
+
+
+def _read_spec(spec: Path):
+    try:
+        return read_tenantset(spec)
+    except SpecError as err:
+        for problem in err.problems:
+            click.echo(str(problem), err=True)
+        click.secho(f"{len(err.problems)} problem(s) in {spec}.", fg="red", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def write_report(verification: Verification, path: Path) -> list[Path]:
+    """Write the report (and, for Markdown, its heat map beside it); return the files written."""
+    suffix = path.suffix.lower()
+    if suffix in (".html", ".htm"):
+        path.write_text(report.html(verification), encoding="utf-8")
+        return [path]
+    svg = report.heatmap_svg(verification)
+    written = [path]
+    svg_name = None
+    if svg is not None:
+        svg_path = path.with_suffix(".svg")
+        svg_path.write_text(svg, encoding="utf-8")
+        svg_name = svg_path.name
+        written.append(svg_path)
+    path.write_text(report.markdown(verification, svg_name), encoding="utf-8")
+    return written
+
+
+@click.command("verify", epilog=_EPILOG)
+@click.argument(
+    "spec", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False
+)
+@click.option(
+    "--manifests",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Verify this folder of manifests (any YAML; Kustomize files are skipped).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="How results go to standard output.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a report: FILE.html (self-contained) or FILE.md (with FILE.svg beside it).",
+)
+@click.option(
+    "--cluster-cidr",
+    "cluster_cidrs",
+    multiple=True,
+    help="Pod/Service CIDR of the cluster: ipBlocks overlapping it count as reaching every pod.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show the evidence of passing checks too.")
+def verify(
+    spec: Path | None,
+    manifests: Path | None,
+    output: str,
+    report_path: Path | None,
+    cluster_cidrs: tuple[str, ...],
+    verbose: bool,
+) -> None:
+    """Prove tenant isolation: network paths, RBAC, Istio mTLS and quota, per tenant.
+
+    From SPEC (rendered in memory) or from --manifests DIR (checked against SPEC if given)."""
+    if spec is None and manifests is None:
+        raise click.UsageError("give SPEC or --manifests DIR")
+    tenantset = _read_spec(spec) if spec is not None else None
+
+    if manifests is not None:
+        inventory = manifests_module.from_folder(manifests)
+    else:
+        assert spec is not None and tenantset is not None
+        inventory = manifests_module.from_tenantset(tenantset, str(spec))
+    wanted = (
+        expectations.from_tenantset(tenantset)
+        if tenantset is not None
+        else expectations.infer(inventory)
+    )
+    verification = verify_inventory(inventory, wanted, cluster_cidrs=cluster_cidrs)
+
+    if output == "json":
+        click.echo(report.to_json(verification), nl=False)
+    else:
+        click.echo(report.table(verification, verbose=verbose, color=sys.stdout.isatty()), nl=False)
+    if report_path is not None:
+        for path in write_report(verification, report_path):
+            click.echo(f"wrote {path}", err=True)
+    sys.exit(EXIT_OK if verification.ok else EXIT_FAILED)
