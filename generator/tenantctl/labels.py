@@ -69,6 +69,17 @@ AGENT_SANDBOX_NAME_HASH = "agents.x-k8s.io/sandbox-name-hash"
 # still honoured by kubelets, so the restricted-profile policy checks it as Pod Security does.
 APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 
+# The sandbox gateway, on the Sandbox CRs it creates (and their pod templates). Not
+# ``app.kubernetes.io/managed-by: tenantctl``: prune must never select a tenant's sandboxes.
+GATEWAY_MANAGED_BY_VALUE = "tenantctl-sandbox-gateway"
+# Which gateway instance created the sandbox (several may serve one cluster: gateway-per-tenant).
+GATEWAY_ID = f"{PREFIX}/gateway-id"
+# Audit attribution: the authenticated user (TokenReview username) who asked for the sandbox.
+REQUESTED_BY = f"{PREFIX}/requested-by"
+# sha256 of the request-derived part of the Sandbox; makes create idempotent (same hash: 200,
+# different hash: 409) without comparing specs the API server has defaulted.
+SPEC_HASH = f"{PREFIX}/spec-hash"
+
 # On tenantctl's ValidatingAdmissionPolicies: what the policy is, for `kubectl describe`.
 POLICY_TITLE = f"{PREFIX}/policy-title"
 POLICY_VERSION = f"{PREFIX}/policy-version"
