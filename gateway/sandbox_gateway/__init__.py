@@ -1,0 +1,18 @@
+"""The sandbox gateway: creates agent Sandboxes in the tenant namespace a caller asks for.
+
+A caller sends a Sandbox-shaped body naming ``metadata.namespace``; the gateway authenticates the
+bearer token (TokenReview), authorises the caller in that namespace (SubjectAccessReview on the
+virtual resource ``sandboxes.gateway.tenantctl.dev``, granted by the RBAC tenantctl generates),
+refuses namespaces that are not tenant namespaces, and creates the Sandbox CR there under its own
+least-privilege identity. Module map (layers: kube <- auth/namespaces/tracking/sandboxes <- api):
+
+    config, cli       flags and the process entry point
+    kube/             the only code that talks HTTP to the API server, with its own errors
+    auth              TokenReview and SubjectAccessReview, with a short TTL cache
+    namespaces        which namespaces are tenant namespaces (three serving modes)
+    tracking          list-then-watch of Sandbox CRs into an index by namespace/name/uid
+    sandboxes         request validation and building the Sandbox CR (pure)
+    api, openapi      the HTTP routes under /v1 and their OpenAPI document
+    metrics           Prometheus metrics
+    server            wiring: start the watches, serve, stop
+"""

@@ -1,0 +1,382 @@
+"""The HTTP API: sandboxes under /v1, health, readiness, metrics and the OpenAPI document.
+
+Every sandbox route authenticates first (no or bad token: 401), checks that the namespace is a
+served tenant namespace (else 403 with the reason), then asks a SubjectAccessReview for the
+caller (denied: 403, nothing created). Errors are Kubernetes-style ``Status`` objects, with
+``field`` set when the request body is at fault. Reads come from the tracker's index; creates
+and deletes go to the API server under the gateway's own identity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from sandbox_gateway import openapi, sandboxes
+from sandbox_gateway.auth import Caller, Verb
+from sandbox_gateway.kube import errors
+from sandbox_gateway.tracking import sandboxes_path, slim
+
+if TYPE_CHECKING:  # server imports api
+    from sandbox_gateway.server import Gateway
+
+GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
+DEFAULT_WATCH_SECONDS = 1800
+MAX_WATCH_SECONDS = 3600
+NDJSON = "application/x-ndjson"
+
+
+class StatusBody(TypedDict):
+    kind: str
+    apiVersion: str
+    status: str
+    code: int
+    reason: str
+    message: str
+    field: NotRequired[str]
+    details: NotRequired[dict[str, str]]
+
+
+REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    409: "AlreadyExists",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+}
+
+
+def status_body(code: int, message: str, *, field: str | None = None) -> StatusBody:
+    body = StatusBody(
+        kind="Status",
+        apiVersion="v1",
+        status="Success" if code < 400 else "Failure",
+        code=code,
+        reason=REASONS.get(code, "Success" if code < 400 else "Failure"),
+        message=message,
+    )
+    if field:
+        body["field"] = field
+    return body
+
+
+class Refused(Exception):
+    """Answer the request with an error Status (raised anywhere in a handler)."""
+
+    def __init__(self, code: int, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.response = web.json_response(status_body(code, message, field=field), status=code)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def measured(request: web.Request, handler: Handler) -> web.StreamResponse:
+    gateway = request.app[GATEWAY]
+    route = request.match_info.route.resource
+    name = route.canonical if route is not None else "unmatched"
+    started = time.monotonic()
+    try:
+        response = await handler(request)
+    except Refused as refusal:
+        response = refusal.response
+    except errors.ApiUnavailable as error:
+        response = Refused(503, f"the Kubernetes API server is unreachable: {error}").response
+    except errors.ApiError as error:
+        response = Refused(
+            502, f"the Kubernetes API server refused the gateway: {error.message}"
+        ).response
+    except web.HTTPException as error:
+        response = web.json_response(status_body(error.status, error.reason), status=error.status)
+    gateway.metrics.requests.labels(name, request.method, str(response.status)).inc()
+    if response.content_type != NDJSON:
+        gateway.metrics.request_seconds.labels(name, request.method).observe(
+            time.monotonic() - started
+        )
+    return response
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.post("/v1/sandboxes", create),
+        web.get("/v1/sandboxes", list_all),
+        web.post("/v1/namespaces/{namespace}/sandboxes", create),
+        web.get("/v1/namespaces/{namespace}/sandboxes", list_namespace),
+        web.get("/v1/namespaces/{namespace}/sandboxes/{name}", get),
+        web.delete("/v1/namespaces/{namespace}/sandboxes/{name}", delete),
+        web.get("/v1/watch/namespaces/{namespace}/sandboxes", watch),
+        web.get("/healthz", healthz),
+        web.get("/readyz", readyz),
+        web.get("/metrics", metrics),
+        web.get("/openapi.json", openapi_document),
+    ]
+
+
+# ----- the steps every sandbox route takes ------------------------------------------------------
+
+
+async def authenticate(request: web.Request) -> Caller:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Refused(401, "a bearer token is required (Authorization: Bearer <token>)")
+    result = await request.app[GATEWAY].authenticator.authenticate(token.strip())
+    if isinstance(result, str):
+        raise Refused(401, f"the bearer token was not accepted: {result}")
+    return result
+
+
+async def authorize(
+    request: web.Request, caller: Caller, *, namespace: str, verb: Verb, name: str = ""
+) -> None:
+    gateway = request.app[GATEWAY]
+    if gateway.namespaces.get(namespace) is None:
+        raise Refused(403, gateway.namespaces.refusal(namespace))
+    decision = await gateway.authorizer.decide(caller, namespace=namespace, verb=verb, name=name)
+    gateway.metrics.decisions.labels(verb, str(decision.allowed).lower()).inc()
+    if not decision.allowed:
+        raise Refused(403, decision.reason)
+
+
+async def allowed_namespaces(request: web.Request, caller: Caller, verb: Verb) -> list[str]:
+    """The served tenant namespaces where the caller may ``verb`` (one SAR each, cached)."""
+    gateway = request.app[GATEWAY]
+    names = gateway.namespaces.names()
+    decisions = await asyncio.gather(
+        *(gateway.authorizer.decide(caller, namespace=n, verb=verb) for n in names)
+    )
+    for decision in decisions:
+        gateway.metrics.decisions.labels(verb, str(decision.allowed).lower()).inc()
+    return [n for n, d in zip(names, decisions, strict=True) if d.allowed]
+
+
+async def json_body(request: web.Request) -> Any:
+    try:
+        return await request.json(loads=json.loads)
+    except ValueError as error:
+        raise Refused(400, f"body: not valid JSON ({error})", field="body") from None
+
+
+# ----- sandbox routes ---------------------------------------------------------------------------
+
+
+async def create(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    caller = await authenticate(request)
+    try:
+        wanted = sandboxes.parse_request(await json_body(request))
+    except sandboxes.Invalid as invalid:
+        raise Refused(400, str(invalid), field=invalid.field) from None
+    in_path = request.match_info.get("namespace")
+    if in_path and wanted.namespace and wanted.namespace != in_path:
+        raise Refused(
+            400,
+            f"metadata.namespace: {wanted.namespace} differs from the namespace in the path "
+            f"({in_path})",
+            field="metadata.namespace",
+        )
+    namespace = wanted.namespace or in_path or await infer_namespace(request, caller)
+
+    info = await gateway.namespaces.current(namespace)
+    if info is None:
+        raise Refused(403, gateway.namespaces.refusal(namespace))
+    await authorize(request, caller, namespace=namespace, verb="create")
+    try:
+        sandbox = sandboxes.build(
+            wanted,
+            namespace=info,
+            service_account=gateway.config.sandbox_service_account,
+            gateway_id=gateway.config.gateway_id,
+            requested_by=caller.username,
+        )
+    except sandboxes.Invalid as invalid:
+        raise Refused(400, str(invalid), field=invalid.field) from None
+
+    path = sandboxes_path(namespace)
+    try:
+        created = await gateway.client.request("POST", path, body=sandbox)
+    except errors.AlreadyExists:
+        return await existing_or_conflict(request, sandbox)
+    except errors.Invalid as error:
+        causes = (error.body.get("details") or {}).get("causes") or [{}]
+        raise Refused(400, error.message, field=causes[0].get("field") or None) from None
+    except errors.Forbidden as error:
+        raise Refused(
+            502,
+            f"the gateway's own identity may not create sandboxes in {namespace} (is the "
+            f"RoleBinding tenantctl-gateway there?): {error.message}",
+        ) from None
+    gateway.metrics.creates.labels("created").inc()
+    return web.json_response(slim(created), status=201)
+
+
+async def existing_or_conflict(request: web.Request, sandbox: dict[str, Any]) -> web.Response:
+    gateway = request.app[GATEWAY]
+    namespace, name = sandbox["metadata"]["namespace"], sandbox["metadata"]["name"]
+    try:
+        existing = await gateway.client.request("GET", f"{sandboxes_path(namespace)}/{name}")
+    except errors.NotFound:
+        raise Refused(409, f"sandbox {namespace}/{name} is being deleted; try again") from None
+    if sandboxes.same_request(existing, sandbox):
+        gateway.metrics.creates.labels("existing").inc()
+        return web.json_response(slim(existing), status=200)
+    gateway.metrics.creates.labels("conflict").inc()
+    raise Refused(
+        409,
+        f"sandbox {namespace}/{name} already exists with a different spec; "
+        "delete it or choose another name",
+        field="metadata.name",
+    )
+
+
+async def infer_namespace(request: web.Request, caller: Caller) -> str:
+    choices = await allowed_namespaces(request, caller, "create")
+    if len(choices) == 1:
+        return choices[0]
+    if not choices:
+        raise Refused(
+            403,
+            f"{caller.username} may create sandboxes in no tenant namespace served by this gateway",
+        )
+    raise Refused(
+        400,
+        f"metadata.namespace: required, because {caller.username} may create sandboxes in "
+        f"{len(choices)} namespaces ({', '.join(choices)})",
+        field="metadata.namespace",
+    )
+
+
+async def list_all(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    caller = await authenticate(request)
+    visible = await allowed_namespaces(request, caller, "list")
+    items = [item for n in visible for item in gateway.tracker.index.in_namespace(n)]
+    return web.json_response({"namespaces": visible, "items": items})
+
+
+async def list_namespace(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    caller = await authenticate(request)
+    namespace = request.match_info["namespace"]
+    await authorize(request, caller, namespace=namespace, verb="list")
+    items = gateway.tracker.index.in_namespace(namespace)
+    return web.json_response({"namespaces": [namespace], "items": items})
+
+
+async def get(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    caller = await authenticate(request)
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    await authorize(request, caller, namespace=namespace, verb="get", name=name)
+    found = gateway.tracker.index.get(namespace, name)
+    if found is None:
+        # Not (yet) seen by the watch: ask the API server, so a get right after a create works.
+        try:
+            found = slim(await gateway.client.request("GET", f"{sandboxes_path(namespace)}/{name}"))
+        except errors.NotFound:
+            raise Refused(404, f"sandbox {namespace}/{name} not found") from None
+    return web.json_response(found)
+
+
+async def delete(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    caller = await authenticate(request)
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    await authorize(request, caller, namespace=namespace, verb="delete", name=name)
+    try:
+        await gateway.client.request(
+            "DELETE",
+            f"{sandboxes_path(namespace)}/{name}",
+            body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"},
+        )
+    except errors.NotFound:
+        raise Refused(404, f"sandbox {namespace}/{name} not found") from None
+    body = status_body(200, f"sandbox {namespace}/{name} deleted by {caller.username}")
+    body["details"] = {"namespace": namespace, "name": name}
+    return web.json_response(body)
+
+
+async def watch(request: web.Request) -> web.StreamResponse:
+    gateway = request.app[GATEWAY]
+    caller = await authenticate(request)
+    namespace = request.match_info["namespace"]
+    await authorize(request, caller, namespace=namespace, verb="watch")
+    try:
+        seconds = int(request.query.get("timeoutSeconds", DEFAULT_WATCH_SECONDS))
+    except ValueError:
+        raise Refused(400, "timeoutSeconds: must be an integer", field="timeoutSeconds") from None
+    seconds = max(1, min(seconds, MAX_WATCH_SECONDS))
+
+    # Snapshot and subscription happen without an await in between: no event falls in a gap.
+    subscription = gateway.tracker.subscribe(namespace)
+    snapshot = gateway.tracker.index.in_namespace(namespace)
+    response = web.StreamResponse(headers={"Content-Type": NDJSON, "Cache-Control": "no-store"})
+    try:
+        await response.prepare(request)
+        for obj in snapshot:
+            await _send(response, {"type": "ADDED", "object": obj})
+        await _send(response, {"type": "SYNCED", "object": {"namespace": namespace}})
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                event = await asyncio.wait_for(subscription.queue.get(), timeout=remaining)
+            except TimeoutError:
+                break
+            if event is None:
+                message = subscription.closed_reason
+                await _send(response, {"type": "ERROR", "object": status_body(410, message)})
+                break
+            await _send(response, event)
+        await response.write_eof()
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        gateway.tracker.unsubscribe(subscription)
+    return response
+
+
+async def _send(response: web.StreamResponse, event: dict[str, Any]) -> None:
+    await response.write(json.dumps(event, separators=(",", ":")).encode() + b"\n")
+
+
+# ----- operations -------------------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    failed = request.app[GATEWAY].failed_task()
+    if failed:
+        return web.Response(status=500, text=f"background task failed: {failed}\n")
+    return web.Response(text="ok\n")
+
+
+async def readyz(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    waiting = []
+    if not gateway.namespaces.synced.is_set():
+        waiting.append("tenant namespaces not listed yet")
+    if not gateway.tracker.synced:
+        waiting.append("sandboxes not listed yet")
+    if waiting:
+        return web.Response(status=503, text="not ready: " + "; ".join(waiting) + "\n")
+    return web.Response(text="ok\n")
+
+
+async def metrics(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    gateway.metrics.tracked.set(len(gateway.tracker.index))
+    gateway.metrics.namespaces.set(len(gateway.namespaces.names()))
+    body = generate_latest(gateway.metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.json_response(openapi.document())

@@ -1,0 +1,49 @@
+"""The ``sandbox-gateway`` command: parse flags, load the gateway's own credentials, serve.
+
+Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 2 for bad flags or missing credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from aiohttp import web
+
+from sandbox_gateway import config as configs
+from sandbox_gateway.kube import credentials, errors
+from sandbox_gateway.kube.client import KubeClient
+from sandbox_gateway.metrics import Metrics
+from sandbox_gateway.server import make_app
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = configs.from_args(argv)
+    logging.basicConfig(
+        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        creds = credentials.load(kubeconfig=config.kubeconfig, context=config.context)
+    except errors.ConfigError as error:
+        print(f"sandbox-gateway: {error}", file=sys.stderr)
+        return 2
+    metrics = Metrics()
+    client = KubeClient(creds, observer=metrics.observe_apiserver)
+    app = make_app(config, client, metrics)
+    logging.getLogger("sandbox_gateway").info(
+        "serving %s on %s:%d for API server %s",
+        {
+            "selector": f"namespaces labelled {config.namespace_selector}",
+            "list": f"namespaces {', '.join(config.namespaces)}",
+            "single": f"namespace {', '.join(config.namespaces)}",
+        }[config.mode],
+        config.host,
+        config.port,
+        creds.server,
+    )
+    web.run_app(app, host=config.host, port=config.port, print=None, access_log=None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

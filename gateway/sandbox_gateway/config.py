@@ -1,0 +1,178 @@
+"""The gateway's settings, parsed from flags; one frozen object handed to every part.
+
+The three namespace modes are mutually exclusive: ``--namespace-selector`` (default) serves every
+namespace carrying the tenant label through one cluster-wide watch; ``--watch-namespaces``
+serves a fixed list with one watch each (namespaced RBAC for the watches suffices);
+``--namespace`` serves one tenant namespace (gateway-per-tenant). In every mode a namespace must
+also carry the tenant label to be served: the list narrows the label, never widens it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from tenantctl import labels
+
+Mode = Literal["selector", "list", "single"]
+
+DEFAULT_SELECTOR = f"{labels.TENANT_NAMESPACE}=true"
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class Config:
+    mode: Mode = "selector"
+    namespace_selector: str = DEFAULT_SELECTOR
+    namespaces: tuple[str, ...] = ()
+    gateway_id: str = "default"
+    sandbox_service_account: str = "openshell-sandbox"
+    host: str = "0.0.0.0"
+    port: int = 8080
+    kubeconfig: Path | None = None
+    context: str | None = None
+    auth_cache_ttl: float = 10.0
+    namespace_refresh: float = 10.0
+    watch_timeout: int = 300
+    backoff_initial: float = 0.2
+    backoff_max: float = 10.0
+    log_level: str = "INFO"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sandbox-gateway",
+        description="Create agent Sandboxes in the tenant namespace each caller asks for.",
+    )
+    modes = p.add_mutually_exclusive_group()
+    modes.add_argument(
+        "--namespace-selector",
+        metavar="LABEL",
+        help=f"serve every namespace matching this label selector (default {DEFAULT_SELECTOR}); "
+        "one cluster-wide watch",
+    )
+    modes.add_argument(
+        "--watch-namespaces",
+        metavar="A,B,C",
+        help="serve only these namespaces, one watch each (works with namespaced RBAC)",
+    )
+    modes.add_argument(
+        "--namespace", metavar="NAME", help="serve a single tenant namespace (gateway per tenant)"
+    )
+    p.add_argument(
+        "--tenant-label",
+        metavar="LABEL",
+        default=DEFAULT_SELECTOR,
+        help="with --watch-namespaces/--namespace: the label a served namespace must still carry "
+        f"(default {DEFAULT_SELECTOR})",
+    )
+    p.add_argument("--gateway-id", default="default", help="recorded on every Sandbox it creates")
+    p.add_argument(
+        "--sandbox-service-account",
+        default="openshell-sandbox",
+        help="ServiceAccount the sandbox pods run as (exists in every tenant namespace)",
+    )
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--kubeconfig", type=Path, help="default: $KUBECONFIG, else in-cluster")
+    p.add_argument("--context")
+    p.add_argument("--auth-cache-ttl", type=float, default=10.0, metavar="SECONDS")
+    p.add_argument(
+        "--namespace-refresh",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="with --watch-namespaces/--namespace: how often the namespaces are re-read",
+    )
+    p.add_argument("--watch-timeout", type=int, default=300, metavar="SECONDS")
+    p.add_argument("--backoff-max", type=float, default=10.0, metavar="SECONDS")
+    p.add_argument("--log-level", default="INFO")
+    return p
+
+
+def from_args(argv: list[str] | None = None) -> Config:
+    p = parser()
+    args = p.parse_args(argv)
+    mode: Mode = "selector"
+    namespaces: tuple[str, ...] = ()
+    selector = args.namespace_selector or DEFAULT_SELECTOR
+    if args.watch_namespaces is not None:
+        mode = "list"
+        namespaces = tuple(n.strip() for n in args.watch_namespaces.split(",") if n.strip())
+        if not namespaces:
+            p.error("--watch-namespaces: name at least one namespace")
+        selector = args.tenant_label
+    elif args.namespace is not None:
+        mode, namespaces, selector = "single", (args.namespace,), args.tenant_label
+    for name in namespaces:
+        if not DNS1123_LABEL.match(name) or len(name) > 63:
+            p.error(f"{name!r} is not a namespace name (a DNS-1123 label)")
+    try:
+        parse_selector(selector)
+    except ValueError as error:
+        p.error(str(error))
+    if not DNS1123_LABEL.match(args.gateway_id) or len(args.gateway_id) > 63:
+        p.error("--gateway-id must be a DNS-1123 label (it becomes a label value)")
+    return Config(
+        mode=mode,
+        namespace_selector=selector,
+        namespaces=namespaces,
+        gateway_id=args.gateway_id,
+        sandbox_service_account=args.sandbox_service_account,
+        host=args.host,
+        port=args.port,
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        auth_cache_ttl=args.auth_cache_ttl,
+        namespace_refresh=args.namespace_refresh,
+        watch_timeout=args.watch_timeout,
+        backoff_max=args.backoff_max,
+        log_level=args.log_level.upper(),
+    )
+
+
+Requirement = tuple[str, Literal["=", "!=", "exists", "!exists"], str]
+
+
+def parse_selector(selector: str) -> list[Requirement]:
+    """An equality-based label selector (``k=v``, ``k==v``, ``k!=v``, ``k``, ``!k``)."""
+    requirements: list[Requirement] = []
+    for raw in selector.split(","):
+        term = raw.strip()
+        if not term:
+            continue
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            requirements.append((key.strip(), "!=", value.strip()))
+        elif "=" in term:
+            key, value = term.replace("==", "=", 1).split("=", 1)
+            requirements.append((key.strip(), "=", value.strip()))
+        elif term.startswith("!"):
+            requirements.append((term[1:].strip(), "!exists", ""))
+        elif re.fullmatch(r"[A-Za-z0-9./_-]+", term):
+            requirements.append((term, "exists", ""))
+        else:
+            raise ValueError(f"unsupported label selector term {term!r}: use k=v, k!=v, k or !k")
+    if not any(op in ("=", "exists") for _, op, _ in requirements):
+        raise ValueError(
+            f"the namespace label selector {selector!r} requires no label: it would serve "
+            "namespaces nobody marked as tenant namespaces"
+        )
+    return requirements
+
+
+def selector_matches(requirements: list[Requirement], object_labels: dict[str, str]) -> bool:
+    for key, op, value in requirements:
+        present = key in object_labels
+        if op == "=" and object_labels.get(key) != value:
+            return False
+        if op == "!=" and object_labels.get(key) == value:
+            return False
+        if op == "exists" and not present:
+            return False
+        if op == "!exists" and present:
+            return False
+    return True

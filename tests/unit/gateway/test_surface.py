@@ -1,0 +1,119 @@
+"""The gateway's operational surface: flags, credentials, OpenAPI, health and metrics.
+
+Covers: the three namespace modes from flags, and selectors that would serve unmarked
+namespaces refused; kubeconfig credentials (token, CA relative to the file); the OpenAPI
+document lists exactly the routes the application serves; /healthz, /metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from pathlib import Path
+
+import pytest
+from gateway_testing import ALICE, sandbox_body
+
+from sandbox_gateway import config as configs
+from sandbox_gateway import openapi
+from sandbox_gateway.api import routes
+from sandbox_gateway.kube import credentials, errors
+
+
+def test_the_default_mode_serves_namespaces_carrying_the_tenant_label() -> None:
+    config = configs.from_args([])
+    assert (config.mode, config.namespace_selector) == (
+        "selector",
+        "tenantctl.dev/tenant-namespace=true",
+    )
+
+
+def test_watch_namespaces_and_namespace_select_the_fixed_modes() -> None:
+    listed = configs.from_args(["--watch-namespaces", "a, b,c"])
+    single = configs.from_args(["--namespace", "alpha-dev"])
+    assert (listed.mode, listed.namespaces) == ("list", ("a", "b", "c"))
+    assert (single.mode, single.namespaces) == ("single", ("alpha-dev",))
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--namespace-selector", "!tenantctl.dev/tenant-namespace"],
+        ["--namespace-selector", "team in (a,b)"],
+        ["--namespace", "a", "--watch-namespaces", "b"],
+        ["--namespace", "Not_A_Namespace"],
+    ],
+)
+def test_flags_that_would_serve_unmarked_or_invalid_namespaces_are_refused(
+    flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        configs.from_args(flags)
+    assert exited.value.code == 2
+    assert "sandbox-gateway: error:" in capsys.readouterr().err
+
+
+def test_a_kubeconfig_token_and_relative_ca_are_used(tmp_path: Path) -> None:
+    ca = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
+    (tmp_path / "ca.crt").write_bytes(ca.read_bytes())
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "clusters": [
+                    {
+                        "name": "c",
+                        "cluster": {
+                            "server": "https://127.0.0.1:6443/",
+                            "certificate-authority": "ca.crt",
+                        },
+                    }
+                ],
+                "users": [{"name": "gw", "user": {"token": "abc"}}],
+                "contexts": [{"name": "gw", "context": {"cluster": "c", "user": "gw"}}],
+                "current-context": "gw",
+            }
+        )
+    )
+    creds = credentials.from_kubeconfig(kubeconfig)
+    assert (creds.server, creds.bearer_token()) == ("https://127.0.0.1:6443", "abc")
+    assert isinstance(creds.ssl_context, ssl.SSLContext)
+
+
+def test_a_kubeconfig_naming_a_missing_context_is_a_config_error(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(json.dumps({"contexts": [], "current-context": "gone"}))
+    with pytest.raises(errors.ConfigError, match="no entry named 'gone' in contexts"):
+        credentials.from_kubeconfig(kubeconfig)
+
+
+def test_the_openapi_document_describes_exactly_the_served_routes() -> None:
+    served = {(r.method.lower(), r.path) for r in routes()}
+    documented = {
+        (method, path)
+        for path, item in openapi.document()["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+    assert served == documented
+
+
+def test_every_openapi_reference_resolves() -> None:
+    document = openapi.document()
+    text = json.dumps(document)
+    refs = {part.split('"')[0] for part in text.split('"$ref": "#/components/schemas/')[1:]}
+    assert refs <= set(document["components"]["schemas"])
+
+
+@pytest.mark.asyncio
+async def test_health_openapi_and_metrics_are_served_without_a_token(start_gateway) -> None:
+    gateway = await start_gateway()
+    await gateway.post("/v1/sandboxes", json=sandbox_body("s1", "alpha-dev"), headers=ALICE)
+    assert (await gateway.get("/healthz")).status == 200
+    assert (await (await gateway.get("/openapi.json")).json())["openapi"] == "3.0.3"
+    metrics = await (await gateway.get("/metrics")).text()
+    assert 'sandbox_gateway_creates_total{outcome="created"} 1.0' in metrics
+    assert (
+        'sandbox_gateway_authorization_decisions_total{allowed="true",verb="create"} 1.0' in metrics
+    )
+    assert "sandbox_gateway_tracked_sandboxes" in metrics
