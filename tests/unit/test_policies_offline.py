@@ -1,0 +1,319 @@
+"""The admission policies' CEL, evaluated offline against every sample in policies/*/samples/.
+
+Covers: the committed policy folders are what the catalogue renders for examples/tenants.yaml;
+every policy has a README and allowed and denied samples; every sample is decided as its name
+says, by its own policy alone (so the real API server reports that policy's message, whatever
+order it evaluates policies in); identities and switches really come from the spec; the
+catalogue's CEL spells no identity or label key.
+
+The evaluator is Google's C++ CEL (cel-expr-python) with the strings extension, which is what
+the API server offers these expressions too; the policies use no Kubernetes-only library
+(authorizer, quantity, ip, url), so every expression runs here. Matching (resource rules,
+namespaceSelector) is re-implemented just far enough for the samples; the integration tests
+prove the real matching.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cel_expr_python import cel
+from cel_expr_python.ext import ext_strings
+
+from tenantctl import labels
+from tenantctl.policies import folders, load_catalog
+from tenantctl.policies.samples import RESOURCES, Sample, load_samples
+from tenantctl.render import policies
+from tenantctl.render.bundle import render
+from tenantctl.spec.model import TenantSet
+from tenantctl.spec.reading import read_tenantset
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "tenants.yaml"
+POLICIES = REPO / "policies"
+SAMPLES = load_samples(POLICIES)
+
+ACTIVATION = ("object", "oldObject", "request", "namespaceObject", "params", "variables")
+
+
+@cache
+def example() -> TenantSet:
+    return read_tenantset(EXAMPLE)
+
+
+@cache
+def _env() -> cel.Env:
+    return cel.NewEnv(
+        variables={name: cel.Type.DYN for name in ACTIVATION},
+        extensions=[ext_strings.ExtStrings()],
+    )
+
+
+@cache
+def _compiled(expression: str) -> cel.Expression:
+    return _env().compile(expression)
+
+
+def evaluate(expression: str, data: dict[str, Any]) -> Any:
+    value = _compiled(expression).eval(data=data)
+    if value.type() == cel.Type.ERROR:
+        raise AssertionError(f"CEL error {value.value()} in: {expression}")
+    return value.plain_value()
+
+
+# ----- just enough of the API server's matching ---------------------------------------------
+
+
+def _rule_matches(rule: dict[str, Any], sample: Sample) -> bool:
+    group, _, plural, namespaced = RESOURCES[sample.kind]
+    wanted = f"{plural}/{sample.sub_resource}" if sample.sub_resource else plural
+    resources = set(rule["resources"])
+    resource_ok = (
+        wanted in resources
+        or (not sample.sub_resource and "*" in resources)
+        or (bool(sample.sub_resource) and f"{plural}/*" in resources)
+        or "*/*" in resources
+    )
+    scope = rule.get("scope", "*")
+    return (
+        resource_ok
+        and (group in rule["apiGroups"] or "*" in rule["apiGroups"])
+        and sample.operation in rule["operations"]
+        and (scope == "*" or (scope == "Namespaced") == namespaced)
+    )
+
+
+def _selector_matches(binding: dict[str, Any], object_labels: dict[str, str]) -> bool:
+    selector = binding["spec"].get("matchResources", {}).get("namespaceSelector")
+    if selector is None:
+        return True
+    return all(object_labels.get(k) == v for k, v in selector["matchLabels"].items())
+
+
+def namespace_object(tenantset: TenantSet, name: str | None) -> dict[str, Any] | None:
+    if name is None:
+        return None
+    for obj in render(tenantset).all_manifests():
+        if obj["kind"] == "Namespace" and obj["metadata"]["name"] == name:
+            return obj
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def matches(policy: dict[str, Any], binding: dict[str, Any], sample: Sample, ns: Any) -> bool:
+    if not any(
+        _rule_matches(r, sample) for r in policy["spec"]["matchConstraints"]["resourceRules"]
+    ):
+        return False
+    if ns is not None:
+        return _selector_matches(binding, ns["metadata"].get("labels", {}))
+    if sample.kind == "Namespace":
+        return _selector_matches(binding, sample.subject["metadata"].get("labels", {}))
+    return True
+
+
+# ----- evaluation -----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    policy: str
+    matched: bool
+    messages: tuple[str, ...]  # one per failing validation, in order; empty when admitted
+
+    @property
+    def denied(self) -> bool:
+        return bool(self.messages)
+
+
+def decide(
+    policy: dict[str, Any], binding: dict[str, Any], sample: Sample, ts: TenantSet
+) -> Decision:
+    name = policy["metadata"]["name"]
+    ns = namespace_object(ts, sample.namespace)
+    if not matches(policy, binding, sample, ns):
+        return Decision(name, False, ())
+    data: dict[str, Any] = {
+        "object": sample.object,
+        "oldObject": sample.old_object,
+        "request": sample.request(),
+        "namespaceObject": ns,
+        "params": None,
+        "variables": {},
+    }
+    for variable in policy["spec"]["variables"]:
+        data["variables"] = {
+            **data["variables"],
+            variable["name"]: evaluate(variable["expression"], data),
+        }
+    messages = []
+    for validation in policy["spec"]["validations"]:
+        if evaluate(validation["expression"], data) is True:
+            continue
+        if "messageExpression" in validation:
+            messages.append(evaluate(validation["messageExpression"], data))
+        else:
+            messages.append(validation["message"])
+    return Decision(name, True, tuple(messages))
+
+
+def bundle(ts: TenantSet) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    objects = policies.render_policies(ts)
+    return list(zip(objects[0::2], objects[1::2], strict=True))
+
+
+def decisions(sample: Sample, ts: TenantSet | None = None) -> list[Decision]:
+    ts = ts or example()
+    return [decide(policy, binding, sample, ts) for policy, binding in bundle(ts)]
+
+
+# ----- the committed folders --------------------------------------------------------------
+
+
+def test_committed_policy_folders_are_what_the_catalogue_renders_for_the_example() -> None:
+    expected = folders.folder_files(example(), "examples/tenants.yaml", POLICIES)
+    stale = [
+        path
+        for path, text in expected.items()
+        if not (POLICIES / path).is_file() or (POLICIES / path).read_text("utf-8") != text
+    ]
+    assert not stale, (
+        f"policies/ is out of date ({', '.join(stale)}); run: {folders.UPDATE_COMMAND}"
+    )
+
+
+@pytest.mark.parametrize("source", load_catalog(), ids=lambda s: s.folder)
+def test_every_policy_has_a_readme_and_allowed_and_denied_samples(source: Any) -> None:
+    folder = POLICIES / source.folder
+    assert (folder / "README.md").is_file()
+    names = [p.stem for p in (folder / "samples").glob("*.yaml")]
+    assert any(n.startswith("allowed-") for n in names), f"{source.folder}: no allowed sample"
+    assert any(n.startswith("denied-") for n in names), f"{source.folder}: no denied sample"
+
+
+def test_the_policies_readme_has_a_row_for_every_policy() -> None:
+    readme = (POLICIES / "README.md").read_text("utf-8")
+    for source in load_catalog():
+        assert f"[{source.name}]({source.folder}/)" in readme
+
+
+# ----- the samples --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: f"{s.policy}/{s.intent}")
+def test_each_sample_is_decided_by_its_own_policy_as_its_name_says(sample: Sample) -> None:
+    results = decisions(sample)
+    own = next(d for d in results if d.policy == f"tenantctl-{sample.policy}")
+    assert own.matched, "the sample does not reach its own policy, so it proves nothing"
+    others = [d for d in results if d.denied and d is not own]
+    assert not others, f"also denied by {[(d.policy, d.messages[0]) for d in others]}"
+    if sample.allowed:
+        assert not own.denied, f"denied: {own.messages}"
+    else:
+        assert own.denied, "admitted"
+        assert sample.message is not None
+        assert sample.message in own.messages[0], own.messages
+
+
+# ----- parameters come from the spec ----------------------------------------------------------
+
+
+def _sample(policy: str, intent: str) -> Sample:
+    return next(s for s in SAMPLES if s.policy == policy and s.intent == intent)
+
+
+def _own(sample: Sample, ts: TenantSet) -> Decision:
+    return next(d for d in decisions(sample, ts) if d.policy == f"tenantctl-{sample.policy}")
+
+
+def test_the_gateway_identity_comes_from_the_spec() -> None:
+    ts = example()
+    gateway = dataclasses.replace(ts.platform.gateway, service_account="another-gateway")
+    moved = dataclasses.replace(ts, platform=dataclasses.replace(ts.platform, gateway=gateway))
+    sample = _sample("sandbox-writers", "allowed-gateway-creates-sandbox")
+    assert not _own(sample, ts).denied
+    assert _own(sample, moved).denied
+
+
+def test_the_managers_come_from_the_spec() -> None:
+    ts = example()
+    managers = dataclasses.replace(ts.platform.managers, groups=("someone-else",))
+    other = dataclasses.replace(ts, platform=dataclasses.replace(ts.platform, managers=managers))
+    sample = _sample("managed-objects", "allowed-platform-applier-changes-managed-network-policy")
+    assert not _own(sample, ts).denied
+    assert _own(sample, other).denied
+
+
+def test_the_sandbox_service_account_comes_from_the_spec() -> None:
+    ts = example()
+    other = dataclasses.replace(
+        ts, platform=dataclasses.replace(ts.platform, sandbox_service_account="agent-runner")
+    )
+    sample = _sample("sandbox-placement", "allowed-gateway-creates-sandbox-as-sandbox-account")
+    assert not _own(sample, ts).denied
+    assert _own(sample, other).denied
+
+
+def test_an_allowed_cluster_role_from_the_spec_may_be_bound() -> None:
+    ts = example()
+    sample = _sample("rolebinding-scope", "denied-tenant-admin-binds-unlisted-cluster-role")
+    role = sample.subject["roleRef"]["name"]
+    wider = dataclasses.replace(
+        ts,
+        platform=dataclasses.replace(
+            ts.platform, allowed_cluster_roles=(*ts.platform.allowed_cluster_roles, role)
+        ),
+    )
+    assert _own(sample, ts).denied
+    assert not _own(sample, wider).denied
+
+
+def test_cluster_admin_stays_forbidden_even_when_the_spec_allows_it() -> None:
+    ts = example()
+    allows = dataclasses.replace(
+        ts,
+        platform=dataclasses.replace(ts.platform, allowed_cluster_roles=("cluster-admin",)),
+    )
+    assert "cluster-admin" not in policies.INPUTS["allowedClusterRoles"](allows)
+
+
+def test_the_catalogue_cel_spells_no_identity_and_no_label_key() -> None:
+    ts = example()
+    spelled = {
+        ts.platform.gateway_identity.username,
+        ts.platform.controller.username,
+        ts.platform.sandbox_service_account,
+        *ts.platform.managers.groups,
+        *(ns.name for ns in ts.namespaces()),
+        labels.TENANT_NAMESPACE,
+        labels.MANAGED_BY,
+        labels.NODE_SELECTOR,
+        labels.OPENSHELL_SANDBOX_ID_ANNOTATION,
+        labels.PREFIX + "/",
+    }
+    for source in load_catalog():
+        cel_text = " ".join(
+            [v.expression for v in source.variables]
+            + [v.expression for v in source.validations]
+            + [v.message_expression or "" for v in source.validations]
+        )
+        found = sorted(word for word in spelled if word in cel_text)
+        assert not found, f"{source.folder} spells {found}; make them inputs"
+
+
+@pytest.mark.parametrize(
+    ("value", "literal"),
+    [
+        ("plain", "'plain'"),
+        ("it's", "'it\\'s'"),
+        ("back\\slash", "'back\\\\slash'"),
+        (["a", "b"], "['a', 'b']"),
+        ({"t": ["g"]}, "{'t': ['g']}"),
+    ],
+)
+def test_spec_values_become_exact_cel_literals(value: Any, literal: str) -> None:
+    assert policies.cel_literal(value) == literal
+    assert evaluate(literal, {name: None for name in ACTIVATION}) == value
