@@ -11,13 +11,14 @@ Exit codes (the same for every command):
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import click
 
-from tenantctl import __version__
-from tenantctl.emit import kustomize, staging
-from tenantctl.kubeconform import Report, ToolMissing, validate_manifests
+from tenantctl import __version__, helmcheck
+from tenantctl.emit import gitops, helm, kustomize, staging
+from tenantctl.kubeconform import Finding, Report, ToolMissing, validate_manifests
 from tenantctl.render.bundle import render
 from tenantctl.spec.model import TenantSet
 from tenantctl.spec.problems import SpecError
@@ -54,6 +55,17 @@ def _print_report(report: Report, what: str) -> None:
         click.echo(f"kubeconform: {report.valid} objects in {what} are valid.", err=True)
     else:
         _error(f"kubeconform: {len(report.findings)} invalid objects in {what}.")
+
+
+def _validate_chart(chart: Path) -> Report:
+    """helm lint --strict, then kubeconform over what the chart renders."""
+    check = helmcheck.check_chart(chart)
+    if not check.lint_ok:
+        click.echo(check.lint_output, err=True)
+        return Report(0, [Finding("Chart.yaml", "Chart", chart.name, "helm lint --strict failed")])
+    with tempfile.TemporaryDirectory(prefix="tenantctl-helm-") as rendered:
+        (Path(rendered) / "rendered.yaml").write_text(check.rendered, encoding="utf-8")
+        return validate_manifests(Path(rendered), relative_to=Path(rendered))
 
 
 @click.group(epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,25 +108,90 @@ def validate(spec: Path | None, manifests: Path | None) -> None:
     "output",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="Folder to write into; tenantctl replaces only kustomization.yaml, bases/tenantctl/ "
-    "and overlays/ there.",
+    help="Folder to write into; tenantctl replaces only the paths it owns there "
+    "(kustomize: kustomization.yaml, bases/tenantctl/, overlays/ and gitops/TOOL/; "
+    "helm: Chart.yaml, values.yaml, values.schema.json, .helmignore, templates/).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["kustomize", "helm"]),
+    default="kustomize",
+    show_default=True,
+    help="A Kustomize tree, or a Helm chart whose values.yaml holds the tenants.",
+)
+@click.option(
+    "--gitops",
+    "gitops_tool",
+    type=click.Choice(gitops.TOOLS),
+    help="Also write Argo CD (AppProjects, ApplicationSet) or Flux (GitRepository, "
+    "Kustomizations) objects syncing the tree, under gitops/TOOL/. Kustomize format only.",
+)
+@click.option("--repo-url", help="Git repository the output is committed to (with --gitops).")
+@click.option(
+    "--revision", default="main", show_default=True, help="Branch, tag ref or commit to sync."
+)
+@click.option(
+    "--path-prefix",
+    default="",
+    help="Folder of OUTPUT inside the repository, if not its root (with --gitops).",
+)
+@click.option(
+    "--gitops-namespace",
+    default="",
+    help="Namespace for the GitOps objects [default: argocd or flux-system].",
 )
 @click.option(
     "--validate-output/--no-validate-output",
     default=True,
     show_default=True,
-    help="Run kubeconform over the output before moving it into place.",
+    help="Run kubeconform over the output before moving it into place (helm: helm lint "
+    "--strict, then kubeconform over helm template).",
 )
-def generate(spec: Path, output: Path, validate_output: bool) -> None:
-    """Render SPEC into a Kustomize tree in OUTPUT, validated before it replaces anything."""
+def generate(
+    spec: Path,
+    output: Path,
+    output_format: str,
+    gitops_tool: gitops.Tool | None,
+    repo_url: str | None,
+    revision: str,
+    path_prefix: str,
+    gitops_namespace: str,
+    validate_output: bool,
+) -> None:
+    """Render SPEC into OUTPUT (a Kustomize tree or a Helm chart), validated before it
+    replaces anything."""
+    if gitops_tool is not None and output_format != "kustomize":
+        raise click.UsageError("--gitops syncs the Kustomize tree: use it with --format kustomize")
+    if gitops_tool is not None and not repo_url:
+        raise click.UsageError("--gitops needs --repo-url (the repository OUTPUT is committed to)")
     tenantset = _load(spec)
-    files = kustomize.tree_files(render(tenantset))
+    rendering = render(tenantset)
+    notes: list[str] = []
+    if output_format == "helm":
+        files = helm.chart_files(tenantset)
+        owned = helm.OWNED_PATHS
+    else:
+        files = kustomize.tree_files(rendering)
+        owned = list(kustomize.OWNED_PATHS)
+        if gitops_tool is not None:
+            assert repo_url is not None
+            delivery = gitops.Delivery(
+                gitops_tool, repo_url, revision, path_prefix, gitops_namespace
+            )
+            result = gitops.gitops_output(tenantset, rendering, delivery)
+            files.update(gitops.tree_files(tenantset.spec_id, gitops_tool, result))
+            owned.append(gitops.output_folder(gitops_tool))
+            notes = result.notes
     with staging.staging_folder(output) as stage:
         for relative, text in files.items():
             staging.write_file(stage, relative, text)
         if validate_output:
             try:
-                report = validate_manifests(stage, relative_to=stage)
+                if output_format == "helm":
+                    report = _validate_chart(stage)
+                else:
+                    report = validate_manifests(stage, relative_to=stage)
             except ToolMissing as err:
                 _error(f"{err}; or pass --no-validate-output. Nothing was written.")
                 sys.exit(EXIT_TOOL_MISSING)
@@ -122,10 +199,12 @@ def generate(spec: Path, output: Path, validate_output: bool) -> None:
             if not report.ok:
                 _error("Nothing was written.")
                 sys.exit(EXIT_INVALID_OUTPUT)
-        staging.move_into_place(stage, output, kustomize.OWNED_PATHS)
+        staging.move_into_place(stage, output, owned)
+    for note in notes:
+        click.secho(f"note: {note}", fg="yellow", err=True)
     click.echo(
-        f"Wrote {len(files)} files for {len(tenantset.namespaces())} namespaces "
-        f"of {len(tenantset.tenants)} tenants to {output}/."
+        f"Wrote {len(files)} files ({output_format}) for {len(tenantset.namespaces())} "
+        f"namespaces of {len(tenantset.tenants)} tenants to {output}/."
     )
 
 
