@@ -99,6 +99,8 @@ def verify(
     From SPEC (rendered in memory) or from --manifests DIR (checked against SPEC if given)."""
     if spec is None and manifests is None:
         raise click.UsageError("give SPEC or --manifests DIR")
+    if report_path is not None and report_path.suffix.lower() not in (".html", ".htm", ".md"):
+        raise click.UsageError("--report must name a .html or .md file")
     tenantset = _read_spec(spec) if spec is not None else None
 
     if manifests is not None:

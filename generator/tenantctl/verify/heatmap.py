@@ -33,7 +33,8 @@ def render_svg(
 ) -> str:
     label_width = max([len(n) for n in names] + [10]) * CHAR + 12
     top = label_width  # room for the rotated column labels
-    width = label_width + CELL * len(names) + 20
+    # Rotated column labels lean right by up to their own length.
+    width = max(label_width + CELL * len(names) + label_width, 620, len(title) * (CHAR + 1) + 20)
     legend_y = top + CELL * len(names) + 24
     height = legend_y + 70
     out = [

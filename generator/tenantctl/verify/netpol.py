@@ -144,9 +144,10 @@ class PodClass:
         return dict(self.labels)
 
     def __str__(self) -> str:
+        where = "(any other namespace)" if self.namespace == OTHER_NAMESPACE else self.namespace
         if not self.labels:
-            return f"{self.namespace} (any pod)"
-        return f"{self.namespace}/" + ",".join(f"{k}={v}" for k, v in self.labels)
+            return f"{where} (any pod)"
+        return f"{where}/" + ",".join(f"{k}={v}" for k, v in self.labels)
 
 
 @dataclass(frozen=True)

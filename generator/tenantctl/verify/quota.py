@@ -108,13 +108,17 @@ def check_quota(inventory: Inventory, expectations: Expectations) -> list[Result
                     uncovered.append(key)
             compute_keys = [k for k in sorted(hard) if any(k.endswith(r) for r in COMPUTE)]
             if uncovered:
-                what = "no LimitRange" if not ranges.get(namespace) else "the LimitRange"
+                where = (
+                    "there is no LimitRange to give containers a default"
+                    if not ranges.get(namespace)
+                    else "the LimitRange gives containers no default for it"
+                )
                 results.append(
                     failed(
                         tenant.name,
                         "quota.limit-range",
-                        f"quota on {', '.join(uncovered)} but {what} gives containers no "
-                        "default for it: every pod that states no limits is rejected",
+                        f"quota on {', '.join(uncovered)} but {where}: every pod that states "
+                        "no limits is rejected",
                         namespace,
                     )
                 )
