@@ -99,4 +99,7 @@ PROTECTED_NAMESPACE_KEYS = (
     ALLOW_NODEPORT,
     ALLOW_LOADBALANCER,
     REQUIRE_PULL_ALWAYS,
+    # Changing these would let Argo CD or Flux prune or delete the namespace with everything in it.
+    ARGOCD_SYNC_OPTIONS,
+    FLUX_RECONCILE,
 )
