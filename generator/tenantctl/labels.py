@@ -17,6 +17,9 @@ COMPONENT = "app.kubernetes.io/component"
 
 # Ownership: prune deletes only objects whose spec id matches the spec being applied.
 SPEC_ID = f"{PREFIX}/spec"
+# Set by `tenantctl apply` on what it applies: sha256 of the rendered object. With the rendered
+# fields still present live, an equal hash means nothing to send (the no-change fast path).
+APPLIED_HASH = f"{PREFIX}/applied-hash"
 TENANT = f"{PREFIX}/tenant"
 ENVIRONMENT = f"{PREFIX}/environment"
 # On Namespaces only: marks a namespace as a tenant namespace. Admission policy forbids tenants
