@@ -19,6 +19,7 @@ import click
 
 from tenantctl import __version__, helmcheck
 from tenantctl.apply.command import apply, diff
+from tenantctl.apply.command import apply, diff
 from tenantctl.emit import gitops, helm, kustomize, staging
 from tenantctl.kubeconform import Finding, Report, ToolMissing, validate_manifests
 from tenantctl.render.bundle import render
@@ -213,5 +214,7 @@ def generate(
 
 
 main.add_command(verify)
+main.add_command(apply)
+main.add_command(diff)
 main.add_command(apply)
 main.add_command(diff)
