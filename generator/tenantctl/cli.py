@@ -19,7 +19,6 @@ import click
 
 from tenantctl import __version__, helmcheck
 from tenantctl.apply.command import apply, diff
-from tenantctl.apply.command import apply, diff
 from tenantctl.emit import gitops, helm, kustomize, staging
 from tenantctl.kubeconform import Finding, Report, ToolMissing, validate_manifests
 from tenantctl.render.bundle import render
@@ -214,7 +213,5 @@ def generate(
 
 
 main.add_command(verify)
-main.add_command(apply)
-main.add_command(diff)
 main.add_command(apply)
 main.add_command(diff)

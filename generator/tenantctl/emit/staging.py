@@ -8,6 +8,7 @@ tenant) do not linger.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -27,10 +28,14 @@ def staging_folder(destination: Path) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def write_file(root: Path, relative: str, text: str) -> None:
-    path = root / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+def write_files(root: Path, files: dict[str, str]) -> None:
+    """Write ``files`` (relative path to text) under ``root``, creating each folder once."""
+    folders = sorted({os.path.dirname(relative) for relative in files})
+    for folder in folders:
+        os.makedirs(root / folder, exist_ok=True)
+    for relative, text in files.items():
+        with open(root / relative, "w", encoding="utf-8") as handle:
+            handle.write(text)
 
 
 def move_into_place(stage: Path, destination: Path, owned: list[str]) -> None:

@@ -13,7 +13,6 @@ to the split). Whether the result fits the budget is a semantic check, not this 
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
@@ -52,9 +51,9 @@ class SettingLayers:
     layers: tuple[tuple[dict[str, Any], Path], ...]
 
     def merged(self) -> dict[str, Any]:
-        result: dict[str, Any] = copy.deepcopy(BUILTIN_DEFAULTS)
+        result: dict[str, Any] = BUILTIN_DEFAULTS
         for layer, _ in self.layers:
-            _merge_into(result, {k: v for k, v in layer.items() if k in SETTING_KEYS})
+            result = _merged(result, {k: v for k, v in layer.items() if k in SETTING_KEYS})
         return result
 
     def origin(self, setting_path: Path) -> Path | None:
@@ -71,12 +70,44 @@ class SettingLayers:
         return None
 
 
-def _merge_into(target: dict[str, Any], overlay: dict[str, Any]) -> None:
+def _merged(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """A new mapping: ``overlay`` over ``base``. Inputs are shared, never modified."""
+    result = dict(base)
     for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge_into(target[key], value)
+        current = result.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            result[key] = _merged(current, value)
         else:
-            target[key] = copy.deepcopy(value)
+            result[key] = value
+    return result
+
+
+@dataclass(frozen=True)
+class ResolvedNamespace:
+    """One namespace's settings layers, merged settings and compute quota after the budget split."""
+
+    layers: SettingLayers
+    settings: dict[str, Any]
+    compute: dict[str, str]
+
+
+def resolve_namespaces(data: dict[str, Any]) -> list[list[ResolvedNamespace]]:
+    """Per tenant, per namespace, in spec order. Computed once, shared by checks and the model."""
+    resolved = []
+    for tenant_index, tenant in enumerate(data["spec"]["tenants"]):
+        layers = [
+            namespace_layers(data, tenant_index, ns_index)
+            for ns_index in range(len(tenant["namespaces"]))
+        ]
+        settings = [ns_layers.merged() for ns_layers in layers]
+        computes = split_budget(tenant.get("budget", {}), layers, settings)
+        resolved.append(
+            [
+                ResolvedNamespace(ns_layers, merged, compute)
+                for ns_layers, merged, compute in zip(layers, settings, computes, strict=True)
+            ]
+        )
+    return resolved
 
 
 def namespace_layers(data: dict[str, Any], tenant_index: int, ns_index: int) -> SettingLayers:
@@ -133,22 +164,16 @@ def _set_below_spec_defaults(layers: SettingLayers, setting_path: Path) -> bool:
     return origin is not None and origin[:2] != ("spec", "defaults")
 
 
-def build_model(data: dict[str, Any]) -> model.TenantSet:
+def build_model(
+    data: dict[str, Any], resolved: list[list[ResolvedNamespace]]
+) -> model.TenantSet:
     spec = data["spec"]
     platform = _platform(spec["platform"])
     tenants = []
-    for tenant_index, tenant in enumerate(spec["tenants"]):
-        layers = [
-            namespace_layers(data, tenant_index, ns_index)
-            for ns_index in range(len(tenant["namespaces"]))
-        ]
-        settings = [ns_layers.merged() for ns_layers in layers]
-        computes = split_budget(tenant.get("budget", {}), layers, settings)
+    for tenant, tenant_namespaces in zip(spec["tenants"], resolved, strict=True):
         namespaces = tuple(
-            _namespace(tenant["name"], raw_ns, merged, compute)
-            for raw_ns, merged, compute in zip(
-                tenant["namespaces"], settings, computes, strict=True
-            )
+            _namespace(tenant["name"], raw_ns, ns.settings, ns.compute)
+            for raw_ns, ns in zip(tenant["namespaces"], tenant_namespaces, strict=True)
         )
         roles = tenant.get("roles", {})
         tenants.append(

@@ -1,8 +1,12 @@
 """Check a loaded spec against the published JSON Schema and word the errors for people.
 
 jsonschema's own messages ("Additional properties are not allowed ('nmae' was unexpected)") name
-neither the line nor a fix; here every error becomes a located Problem with a hint, and unknown
-fields get a did-you-mean suggestion.
+neither the line nor a fix; here every error becomes a Finding with a hint, and unknown fields get
+a did-you-mean suggestion.
+
+A valid spec is confirmed by jsonschema-rs (milliseconds for 10,000 namespaces, where the pure
+Python validator takes seconds); only an invalid one goes through jsonschema, whose error objects
+carry what the messages need.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ from importlib import resources
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 
-from tenantctl.spec.loading import LoadedSpec, Locations
+from tenantctl.spec.loading import Finding
 from tenantctl.spec.paths import Path
-from tenantctl.spec.problems import Problem
 
 _TYPE_NAMES = {
     "string": "a string",
@@ -41,48 +45,57 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(tenantset_schema())
 
 
-def check_schema(spec: LoadedSpec) -> list[Problem]:
-    problems: list[Problem] = []
-    for error in _validator().iter_errors(spec.data):
-        problems.extend(_describe(error, spec.locations))
-    return sorted(set(problems))
+@cache
+def _fast_validator() -> Any:
+    return jsonschema_rs.validator_for(tenantset_schema())
 
 
-def _describe(error: jsonschema.ValidationError, locations: Locations) -> list[Problem]:
+def check_schema(data: dict[str, Any]) -> list[Finding]:
+    if _fast_validator().is_valid(data):
+        return []
+    findings: list[Finding] = []
+    for error in _validator().iter_errors(data):
+        findings.extend(_describe(error))
+    return list(dict.fromkeys(findings))
+
+
+def _problem(path: Path, message: str, hint: str, *, at_value: bool = False) -> Finding:
+    return Finding(path, message, hint, at_value)
+
+
+def _describe(error: jsonschema.ValidationError) -> list[Finding]:
     path: Path = tuple(error.absolute_path)
     kind = error.validator
     schema = error.schema if isinstance(error.schema, dict) else {}
 
     if kind == "additionalProperties":
         known = sorted(schema.get("properties", {}))
-        problems = []
+        problems: list[Finding] = []
         for key in sorted(set(error.instance) - set(known)):
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else _known_fields_hint(known)
-            problems.append(locations.problem((*path, key), f"unknown field {key!r}", hint))
+            problems.append(_problem((*path, key), f"unknown field {key!r}", hint))
         return problems
     if kind == "required":
         missing = _missing_field(error)
-        return [
-            locations.problem(path, f"missing required field {missing!r}", f"add {missing}: ...")
-        ]
+        return [_problem(path, f"missing required field {missing!r}", f"add {missing}: ...")]
     if kind == "type":
         expected = error.validator_value
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in names)
         got = _describe_value(error.instance)
         hint = "quote the value" if "string" in names else f"write {wanted}"
-        return [locations.problem(path, f"expected {wanted}, got {got}", hint, at_value=True)]
+        return [_problem(path, f"expected {wanted}, got {got}", hint, at_value=True)]
     if kind == "enum":
         choices = ", ".join(str(choice) for choice in error.validator_value)
         return [
-            locations.problem(
+            _problem(
                 path, f"{error.instance!r} is not allowed", f"use one of: {choices}", at_value=True
             )
         ]
     if kind == "const":
         return [
-            locations.problem(
+            _problem(
                 path,
                 f"{error.instance!r} is not supported",
                 f"write {error.validator_value}",
@@ -90,18 +103,18 @@ def _describe(error: jsonschema.ValidationError, locations: Locations) -> list[P
             )
         ]
     if kind == "minItems":
-        return [locations.problem(path, "must not be empty", "list at least one item")]
+        return [_problem(path, "must not be empty", "list at least one item")]
     if kind in ("minimum", "maximum"):
         bound = "at least" if kind == "minimum" else "at most"
         return [
-            locations.problem(
+            _problem(
                 path,
                 f"{error.instance} is out of range",
                 f"use a value {bound} {error.validator_value}",
                 at_value=True,
             )
         ]
-    return [locations.problem(path, error.message, "see docs/spec.md", at_value=True)]
+    return [_problem(path, error.message, "see docs/spec.md", at_value=True)]
 
 
 def _missing_field(error: jsonschema.ValidationError) -> str:

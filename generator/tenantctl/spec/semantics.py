@@ -15,11 +15,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from tenantctl.spec.loading import LoadedSpec, Locations
+from tenantctl.spec.loading import Finding
 from tenantctl.spec.paths import Path
-from tenantctl.spec.problems import Problem
 from tenantctl.spec.quantities import QuantityError, parse_quantity
-from tenantctl.spec.resolving import SETTING_KEYS, SettingLayers, namespace_layers, split_budget
+from tenantctl.spec.resolving import SETTING_KEYS, ResolvedNamespace, SettingLayers
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -40,23 +39,23 @@ _QUOTA_NEEDS_LIMIT_DEFAULT = {
 }
 
 
-def check_semantics(spec: LoadedSpec) -> list[Problem]:
-    checker = _Checker(spec.data, spec.locations)
+def check_semantics(data: dict[str, Any], resolved: list[list[ResolvedNamespace]]) -> list[Finding]:
+    checker = _Checker(data, resolved)
     checker.run()
-    return sorted(set(checker.problems))
+    return list(dict.fromkeys(checker.findings))
 
 
 class _Checker:
-    def __init__(self, data: dict[str, Any], locations: Locations) -> None:
+    def __init__(self, data: dict[str, Any], resolved: list[list[ResolvedNamespace]]) -> None:
         self.data = data
-        self.loc = locations
-        self.problems: list[Problem] = []
+        self.resolved = resolved
+        self.findings: list[Finding] = []
         platform = data["spec"]["platform"]
         self.gateway = platform["gateway"]
         self.openshell = self.gateway.get("flavor", "tenantctl") == "openshell"
 
     def add(self, path: Path, message: str, hint: str, *, at_value: bool = True) -> None:
-        self.problems.append(self.loc.problem(path, message, hint, at_value=at_value))
+        self.findings.append(Finding(path, message, hint, at_value))
 
     def run(self) -> None:
         self.check_dns_label(("metadata", "name"), self.data["metadata"]["name"])
@@ -335,7 +334,8 @@ class _Checker:
                         f"{namespace['environment']!r} is not a valid label value",
                         "use up to 63 letters, digits, '-', '_' or '.'",
                     )
-                self.check_effective(n_path, namespace_layers(self.data, t_index, n_index))
+                resolved = self.resolved[t_index][n_index]
+                self.check_effective(n_path, resolved.layers, resolved.settings)
             self.check_budget(t_index, tenant)
 
     def check_roles(self, t_path: Path, tenant: dict[str, Any]) -> None:
@@ -398,8 +398,9 @@ class _Checker:
             )
         seen.setdefault(name, path)
 
-    def check_effective(self, n_path: Path, layers: SettingLayers) -> None:
-        settings = layers.merged()
+    def check_effective(
+        self, n_path: Path, layers: SettingLayers, settings: dict[str, Any]
+    ) -> None:
         compute = settings["quota"]["compute"]
         limits = settings["limits"]
         for quota_key, (groups, resource) in _QUOTA_NEEDS_LIMIT_DEFAULT.items():
@@ -473,11 +474,7 @@ class _Checker:
         budget = tenant.get("budget", {})
         if not budget:
             return
-        layers = [
-            namespace_layers(self.data, t_index, n_index)
-            for n_index in range(len(tenant["namespaces"]))
-        ]
-        computes = split_budget(budget, layers, [ns_layers.merged() for ns_layers in layers])
+        computes = [ns.compute for ns in self.resolved[t_index]]
         for key, limit in budget.items():
             try:
                 total = parse_quantity(limit)
