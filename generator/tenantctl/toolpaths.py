@@ -16,9 +16,10 @@ INSTALL_HINT = "run `tools/install kubeconform schemas` in the tenantctl checkou
 
 
 def tools_dirs() -> list[Path]:
-    found: list[Path] = []
+    """``TENANTCTL_TOOLS_DIR`` alone when set; otherwise the nearest ``.tools/`` folders."""
     if os.environ.get(TOOLS_DIR_ENV):
-        found.append(Path(os.environ[TOOLS_DIR_ENV]))
+        return [Path(os.environ[TOOLS_DIR_ENV])]
+    found: list[Path] = []
     for start in (Path.cwd(), Path(__file__).resolve().parent):
         for folder in (start, *start.parents):
             candidate = folder / ".tools"
