@@ -24,7 +24,7 @@ _PLAIN_CANDIDATE = re.compile(r"^[A-Za-z0-9_/.][-A-Za-z0-9_./:=,@+()\[\] ]*$")
 _NEEDS_QUOTES_INSIDE = re.compile(r": | #|[:\s]$")
 # go-yaml v2 (YAML 1.1) also reads these as booleans; PyYAML's resolver does not list them.
 _YAML11_EXTRA_BOOLEANS = frozenset({"y", "Y", "n", "N"})
-_UNSAFE_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+_UNSAFE_CHARACTERS = re.compile("[\x7f-\x9f\u2028\u2029\ufeff]")
 
 _resolver = yaml.resolver.Resolver()
 _scalar_cache: dict[str, str] = {}
@@ -42,7 +42,10 @@ def _string(text: str) -> str:
     ):
         result = text
     else:
-        result = json.dumps(text, ensure_ascii=bool(_UNSAFE_CHARACTERS.search(text)))
+        # JSON escapes C0 controls itself; the rest YAML would not keep verbatim get \uXXXX.
+        result = _UNSAFE_CHARACTERS.sub(
+            lambda match: f"\\u{ord(match.group()):04x}", json.dumps(text, ensure_ascii=False)
+        )
     if len(_scalar_cache) < 1_000_000:
         _scalar_cache[text] = result
     return result
