@@ -45,20 +45,19 @@ def _selector(obj: Mapping[str, Any]) -> Selector:
 
 
 def _effective_mode(
-    namespace: str, peer_auths: list[Manifest], root: str
+    namespace: str, peer_auths: dict[str, list[Manifest]], root: str
 ) -> tuple[str, str, list[str]]:
     """(mode, where it comes from, overrides that weaken it) for a namespace."""
-    wide = [p for p in peer_auths if namespace_of(p) == namespace and _selector(p).is_empty()]
-    mesh = [p for p in peer_auths if namespace_of(p) == root and _selector(p).is_empty()]
+    own = peer_auths.get(namespace, [])
+    wide = [p for p in own if _selector(p).is_empty()]
+    mesh = [p for p in peer_auths.get(root, []) if _selector(p).is_empty()]
     mode, source = "PERMISSIVE", "Istio's default (no PeerAuthentication)"
     if mesh and _mode(mesh[0]) != "UNSET":
         mode, source = _mode(mesh[0]), f"mesh-wide PeerAuthentication {root}/{name_of(mesh[0])}"
     if wide and _mode(wide[0]) != "UNSET":
         mode, source = _mode(wide[0]), f"PeerAuthentication {namespace}/{name_of(wide[0])}"
     weakening = []
-    for obj in peer_auths:
-        if namespace_of(obj) != namespace:
-            continue
+    for obj in own:
         spec = obj.get("spec") or {}
         if not _selector(obj).is_empty() and _mode(obj) not in ("STRICT", "UNSET"):
             weakening.append(
@@ -109,7 +108,9 @@ def check_istio(
     inventory: Inventory, expectations: Expectations, root: str = ROOT_NAMESPACE
 ) -> list[Result]:
     results: list[Result] = []
-    peer_auths = inventory.of_kind("PeerAuthentication")
+    peer_auths: dict[str, list[Manifest]] = {}
+    for peer_auth in inventory.of_kind("PeerAuthentication"):
+        peer_auths.setdefault(namespace_of(peer_auth), []).append(peer_auth)
     authz = inventory.of_kind("AuthorizationPolicy")
     by_namespace: dict[str, list[Manifest]] = {}
     for policy in authz:

@@ -11,7 +11,9 @@ Files that do not parse become ``problems`` (file, line, message), never traceba
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,22 @@ Manifest = dict[str, Any]
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Kustomize's own files sit next to the manifests; they are build instructions, not objects.
 _IGNORED_KINDS = {"Kustomization", "Component"}
+
+
+@contextmanager
+def without_cycle_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector while loading or analysing.
+
+    Both allocate millions of small, acyclic objects on top of a large heap; the collector
+    would rescan that heap again and again for nothing (at 10,000 namespaces it doubled the run
+    time). Reference counting still frees everything as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass
@@ -100,6 +118,11 @@ def from_tenantset(tenantset: TenantSet, source: str) -> Inventory:
 
 def from_folder(folder: Path) -> Inventory:
     """Every object in every .yaml, .yml and .json file under ``folder``, in path order."""
+    with without_cycle_collection():
+        return _from_folder(folder)
+
+
+def _from_folder(folder: Path) -> Inventory:
     objects: list[Manifest] = []
     problems: list[str] = []
     paths = sorted(

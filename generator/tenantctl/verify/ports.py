@@ -141,6 +141,9 @@ ALL_PORTS = PortSet(frozenset(PortRange(p, 1, MAX_PORT) for p in PROTOCOLS), fro
 NO_PORTS = PortSet()
 
 
+_PARSED: dict[tuple[tuple[Any, Any, Any], ...], PortSet] = {}
+
+
 def parse_ports(items: list[dict[str, Any]] | None) -> PortSet:
     """The ports of one NetworkPolicy rule; absent or empty means every port of every protocol.
 
@@ -149,6 +152,16 @@ def parse_ports(items: list[dict[str, Any]] | None) -> PortSet:
     """
     if not items:
         return ALL_PORTS
+    # The same few port lists recur in every namespace: parse each once.
+    key = tuple((i.get("protocol"), i.get("port"), i.get("endPort")) for i in items)
+    cached = _PARSED.get(key)
+    if cached is not None:
+        return cached
+    _PARSED[key] = _parse_ports(items)
+    return _PARSED[key]
+
+
+def _parse_ports(items: list[dict[str, Any]]) -> PortSet:
     ranges: list[PortRange] = []
     names: list[NamedPort] = []
     for item in items:

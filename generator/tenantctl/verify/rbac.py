@@ -81,6 +81,7 @@ class Roles:
             self.cluster_roles[name_of(role)] = role
         self.roles = {(namespace_of(r), name_of(r)): r for r in inventory.of_kind("Role")}
         self._resolved: dict[str, list[dict[str, Any]]] = {}
+        self._tuples: dict[str, tuple[Mapping[str, Any], ...]] = {}
 
     def cluster_role_rules(self, name: str, seen: frozenset[str] = frozenset()) -> list[dict]:
         if name in self._resolved:
@@ -103,14 +104,22 @@ class Roles:
         self._resolved[name] = rules
         return rules
 
-    def rules(self, role_ref: Mapping[str, Any], namespace: str | None) -> list[dict] | None:
+    def rules(
+        self, role_ref: Mapping[str, Any], namespace: str | None
+    ) -> tuple[Mapping[str, Any], ...] | None:
         """The rules a roleRef grants, or None when the role does not exist."""
         if role_ref.get("kind") == "Role":
             role = self.roles.get((namespace or "", role_ref.get("name")))
-            return None if role is None else list(role.get("rules") or [])
-        if role_ref.get("name") not in self.cluster_roles:
+            return None if role is None else tuple(role.get("rules") or [])
+        name = str(role_ref.get("name"))
+        if name not in self.cluster_roles:
             return None
-        return self.cluster_role_rules(str(role_ref.get("name")))
+        if name not in self._tuples:
+            self._tuples[name] = tuple(self.cluster_role_rules(name))
+        return self._tuples[name]
+
+
+_ALLOWS: dict[tuple[int, str, str, str], bool] = {}
 
 
 @dataclass(frozen=True)
@@ -122,7 +131,11 @@ class Grant:
     rules: tuple[Mapping[str, Any], ...] | None  # None: the role does not exist
 
     def allows(self, verb: str, group: str, resource: str) -> bool:
-        return any(rule_allows(r, verb, group, resource) for r in self.rules or ())
+        # Grants of one role share one rules tuple: decide once per role and question.
+        key = (id(self.rules), verb, group, resource)
+        if key not in _ALLOWS:
+            _ALLOWS[key] = any(rule_allows(r, verb, group, resource) for r in self.rules or ())
+        return _ALLOWS[key]
 
     def where(self) -> str:
         return "cluster-wide" if self.namespace is None else f"in {self.namespace}"
@@ -134,55 +147,65 @@ def _subject_text(subject: Mapping[str, Any]) -> str:
     return f"{subject.get('kind')} {subject.get('name')}"
 
 
-def _belongs(subject: Mapping[str, Any], tenant: TenantExpectation, binding_namespace: str) -> bool:
-    kind, name = subject.get("kind"), subject.get("name")
+def _subject_keys(subject: Mapping[str, Any], binding_namespace: str) -> list[tuple[str, str]]:
+    """Index keys of a subject: by group, by user, or by the namespace of a ServiceAccount."""
+    kind, name = subject.get("kind"), str(subject.get("name"))
     if kind == "Group":
-        if name in tenant.groups or name in EVERYONE_GROUPS:
-            return True
-        return any(name == f"system:serviceaccounts:{ns}" for ns in tenant.namespaces)
+        if name.startswith("system:serviceaccounts:"):
+            return [("namespace", name.removeprefix("system:serviceaccounts:"))]
+        return [("group", name)]
     if kind == "User":
-        if name in tenant.users:
-            return True
-        parts = str(name).split(":")
-        return (
-            len(parts) == 4
-            and parts[:2] == ["system", "serviceaccount"]
-            and (parts[2] in tenant.namespaces)
-        )
+        parts = name.split(":")
+        if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
+            return [("namespace", parts[2])]
+        return [("user", name)]
     if kind == "ServiceAccount":
-        return (subject.get("namespace") or binding_namespace) in tenant.namespaces
-    return False
+        return [("namespace", str(subject.get("namespace") or binding_namespace))]
+    return []
 
 
-def grants_of(tenant: TenantExpectation, inventory: Inventory, roles: Roles) -> list[Grant]:
-    grants = []
-    for kind in ("RoleBinding", "ClusterRoleBinding"):
-        for binding in inventory.of_kind(kind):
-            meta_labels = binding["metadata"].get("labels") or {}
-            if kind == "ClusterRoleBinding" and meta_labels.get(BOOTSTRAP_LABEL) == "rbac-defaults":
-                continue
-            namespace = namespace_of(binding) if kind == "RoleBinding" else None
-            role_ref = binding.get("roleRef") or {}
-            rules = roles.rules(role_ref, namespace)
-            ref_kind = role_ref.get("kind", "ClusterRole")
-            role = (
-                f"Role {namespace}/{role_ref.get('name')}"
-                if ref_kind == "Role"
-                else f"ClusterRole {role_ref.get('name')}"
-            )
-            where = f"{namespace}/" if namespace else ""
-            for subject in binding.get("subjects") or []:
-                if _belongs(subject, tenant, namespace or ""):
-                    grants.append(
-                        Grant(
-                            _subject_text(subject),
-                            namespace,
-                            role,
-                            f"{kind} {where}{name_of(binding)}",
-                            None if rules is None else tuple(rules),
-                        )
+class Bindings:
+    """Every (binding, subject) pair of an inventory, indexed by who the subject is, so finding
+    a tenant's grants costs its own bindings rather than every binding in the cluster."""
+
+    def __init__(self, inventory: Inventory, roles: Roles) -> None:
+        self.by_key: dict[tuple[str, str], list[Grant]] = {}
+        for kind in ("RoleBinding", "ClusterRoleBinding"):
+            for binding in inventory.of_kind(kind):
+                meta_labels = binding["metadata"].get("labels") or {}
+                if kind == "ClusterRoleBinding" and (
+                    meta_labels.get(BOOTSTRAP_LABEL) == "rbac-defaults"
+                ):
+                    continue
+                namespace = namespace_of(binding) if kind == "RoleBinding" else None
+                role_ref = binding.get("roleRef") or {}
+                rules = roles.rules(role_ref, namespace)
+                role = (
+                    f"Role {namespace}/{role_ref.get('name')}"
+                    if role_ref.get("kind") == "Role"
+                    else f"ClusterRole {role_ref.get('name')}"
+                )
+                where = f"{namespace}/" if namespace else ""
+                for subject in binding.get("subjects") or []:
+                    grant = Grant(
+                        _subject_text(subject),
+                        namespace,
+                        role,
+                        f"{kind} {where}{name_of(binding)}",
+                        rules,
                     )
-    return grants
+                    for key in _subject_keys(subject, namespace or ""):
+                        self.by_key.setdefault(key, []).append(grant)
+
+    def grants_of(self, tenant: TenantExpectation) -> list[Grant]:
+        keys = [("group", g) for g in sorted(tenant.groups | EVERYONE_GROUPS)]
+        keys += [("user", u) for u in sorted(tenant.users)]
+        keys += [("namespace", ns) for ns in tenant.namespaces]
+        found: dict[int, Grant] = {}
+        for key in keys:
+            for grant in self.by_key.get(key, ()):
+                found.setdefault(id(grant), grant)
+        return list(found.values())
 
 
 def _is_everything(grant: Grant) -> bool:
@@ -203,11 +226,13 @@ def check_rbac(
 ) -> tuple[list[Result], dict[str, list[str]]]:
     """Results per tenant, and the permission summary lines per tenant for the report."""
     roles = Roles(inventory, builtin_cluster_roles() if builtin is None else builtin)
+    bindings = Bindings(inventory, roles)
+    _ALLOWS.clear()
     results: list[Result] = []
     summaries: dict[str, list[str]] = {}
     for tenant in expectations.tenants:
         own = set(tenant.namespaces)
-        grants = grants_of(tenant, inventory, roles)
+        grants = bindings.grants_of(tenant)
 
         def verdict(
             check: str, bad: list[str], fail: str, ok: str, name: str = tenant.name

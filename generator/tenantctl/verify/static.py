@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from tenantctl.verify import istio, network, quota, rbac
 from tenantctl.verify.expectations import Expectations
-from tenantctl.verify.manifests import Inventory, Manifest
+from tenantctl.verify.manifests import Inventory, Manifest, without_cycle_collection
 from tenantctl.verify.results import PLATFORM, Verification, failed, passed
 
 
@@ -21,6 +21,17 @@ def verify_inventory(
     mode: str = "static",
     cluster_cidrs: Iterable[str] = (),
     builtin_roles: Iterable[Manifest] | None = None,
+) -> Verification:
+    with without_cycle_collection():
+        return _verify(inventory, expectations, mode, cluster_cidrs, builtin_roles)
+
+
+def _verify(
+    inventory: Inventory,
+    expectations: Expectations,
+    mode: str,
+    cluster_cidrs: Iterable[str],
+    builtin_roles: Iterable[Manifest] | None,
 ) -> Verification:
     verification = Verification(inventory.source, mode)
     results = verification.results
