@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # server imports api
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
 DEFAULT_WATCH_SECONDS = 1800
 MAX_WATCH_SECONDS = 3600
+# How often an idle watch stream checks that its client is still connected.
+CLIENT_CHECK_SECONDS = 15.0
 NDJSON = "application/x-ndjson"
 
 
@@ -328,16 +330,19 @@ async def watch(request: web.Request) -> web.StreamResponse:
         deadline = time.monotonic() + seconds
         while (remaining := deadline - time.monotonic()) > 0:
             try:
-                event = await asyncio.wait_for(subscription.queue.get(), timeout=remaining)
+                wait = min(remaining, CLIENT_CHECK_SECONDS)
+                event = await asyncio.wait_for(subscription.queue.get(), timeout=wait)
             except TimeoutError:
-                break
+                if request.transport is None or request.transport.is_closing():
+                    break  # the client went away; stop holding its subscription
+                continue
             if event is None:
                 message = subscription.closed_reason
                 await _send(response, {"type": "ERROR", "object": status_body(410, message)})
                 break
             await _send(response, event)
         await response.write_eof()
-    except (ConnectionResetError, asyncio.CancelledError):
+    except ConnectionResetError:
         pass
     finally:
         gateway.tracker.unsubscribe(subscription)
