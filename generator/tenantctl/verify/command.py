@@ -2,9 +2,11 @@
 
     tenantctl verify SPEC                      render SPEC in memory and verify that
     tenantctl verify --manifests DIR [SPEC]    verify a folder of manifests (against SPEC if given)
+    tenantctl verify --live [SPEC]             verify the cluster of the kubeconfig context, and
+                                               run the Multi-Tenancy Benchmark checks as tenants
 
 Exit codes as for every tenantctl command: 0 every check passed, 1 a check failed, 2 the spec or
-the command line is wrong.
+the command line is wrong, or the cluster cannot be used with the given kubeconfig.
 """
 
 from __future__ import annotations
@@ -65,6 +67,22 @@ def write_report(verification: Verification, path: Path) -> list[Path]:
     help="Verify this folder of manifests (any YAML; Kustomize files are skipped).",
 )
 @click.option(
+    "--live", is_flag=True, help="Verify the cluster, and run the MTB checks as each tenant."
+)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Kubeconfig file, as for kubectl (live only; default $KUBECONFIG, ~/.kube/config).",
+)
+@click.option("--context", "context", help="Kubeconfig context, as for kubectl (live only).")
+@click.option(
+    "--capture-builtin-roles",
+    "capture",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the cluster's built-in admin/edit/view roles to FILE (the static data file) "
+    "and exit.",
+)
+@click.option(
     "-o",
     "--output",
     "output",
@@ -89,6 +107,10 @@ def write_report(verification: Verification, path: Path) -> list[Path]:
 def verify(
     spec: Path | None,
     manifests: Path | None,
+    live: bool,
+    kubeconfig: Path | None,
+    context: str | None,
+    capture: Path | None,
     output: str,
     report_path: Path | None,
     cluster_cidrs: tuple[str, ...],
@@ -96,24 +118,48 @@ def verify(
 ) -> None:
     """Prove tenant isolation: network paths, RBAC, Istio mTLS and quota, per tenant.
 
-    From SPEC (rendered in memory) or from --manifests DIR (checked against SPEC if given)."""
-    if spec is None and manifests is None:
-        raise click.UsageError("give SPEC or --manifests DIR")
+    From SPEC (rendered in memory) or --manifests DIR (checked against SPEC if given), or with
+    --live from the cluster, where the Multi-Tenancy Benchmark checks also run as each tenant
+    through impersonation (server-side dry-run only: nothing is created or changed)."""
+    if live and manifests is not None:
+        raise click.UsageError("--live reads the cluster; it does not take --manifests")
+    if not live and capture is None and spec is None and manifests is None:
+        raise click.UsageError("give SPEC, --manifests DIR or --live")
+    if not (live or capture) and (kubeconfig or context):
+        raise click.UsageError("--kubeconfig and --context apply to --live only")
     if report_path is not None and report_path.suffix.lower() not in (".html", ".htm", ".md"):
         raise click.UsageError("--report must name a .html or .md file")
     tenantset = _read_spec(spec) if spec is not None else None
 
-    if manifests is not None:
-        inventory = manifests_module.from_folder(manifests)
+    if capture is not None or live:
+        from tenantctl.verify import live as live_mode
+        from tenantctl.verify.kubeclient import KubeError
+
+        try:
+            if capture is not None:
+                capture.write_text(
+                    live_mode.capture_builtin_roles(kubeconfig, context), encoding="utf-8"
+                )
+                click.echo(f"wrote {capture}", err=True)
+                sys.exit(EXIT_OK)
+            verification = live_mode.verify_live(
+                tenantset, kubeconfig=kubeconfig, context=context, cluster_cidrs=cluster_cidrs
+            )
+        except KubeError as err:
+            click.secho(f"cannot verify the cluster: {err}", fg="red", err=True)
+            sys.exit(EXIT_BAD_INPUT)
     else:
-        assert spec is not None and tenantset is not None
-        inventory = manifests_module.from_tenantset(tenantset, str(spec))
-    wanted = (
-        expectations.from_tenantset(tenantset)
-        if tenantset is not None
-        else expectations.infer(inventory)
-    )
-    verification = verify_inventory(inventory, wanted, cluster_cidrs=cluster_cidrs)
+        if manifests is not None:
+            inventory = manifests_module.from_folder(manifests)
+        else:
+            assert spec is not None and tenantset is not None
+            inventory = manifests_module.from_tenantset(tenantset, str(spec))
+        wanted = (
+            expectations.from_tenantset(tenantset)
+            if tenantset is not None
+            else expectations.infer(inventory)
+        )
+        verification = verify_inventory(inventory, wanted, cluster_cidrs=cluster_cidrs)
 
     if output == "json":
         click.echo(report.to_json(verification), nl=False)

@@ -262,18 +262,34 @@ def infer(inventory: Inventory) -> Expectations:
 
     groups: dict[str, set[str]] = {tenant: set() for tenant in by_tenant}
     users: dict[str, set[str]] = {tenant: set() for tenant in by_tenant}
+    roles: dict[str, dict[str, tuple[set[str], set[str]]]] = {tenant: {} for tenant in by_tenant}
     for binding in inventory.of_kind("RoleBinding"):
         tenant = tenant_of.get(namespace_of(binding))
         if tenant is None or not _managed_by_tenantctl(binding):
             continue
+        role_ref = binding.get("roleRef") or {}
+        role = role_ref.get("name") if role_ref.get("kind") == "ClusterRole" else None
         for subject in binding.get("subjects") or []:
-            if subject.get("kind") == "Group" and subject.get("name") not in EVERYONE_GROUPS:
-                groups[tenant].add(subject["name"])
-            elif subject.get("kind") == "User":
-                users[tenant].add(subject["name"])
+            kind, name = subject.get("kind"), subject.get("name")
+            if kind == "Group" and name not in EVERYONE_GROUPS:
+                groups[tenant].add(name)
+            elif kind == "User":
+                users[tenant].add(name)
+            else:
+                continue
+            if role in ("admin", "edit", "view"):
+                pair = roles[tenant].setdefault(role, (set(), set()))
+                pair[0 if kind == "Group" else 1].add(name)
     tenants = tuple(
         TenantExpectation(
-            name, tuple(sorted(names)), frozenset(groups[name]), frozenset(users[name])
+            name,
+            tuple(sorted(names)),
+            frozenset(groups[name]),
+            frozenset(users[name]),
+            {
+                role: (tuple(sorted(found_groups)), tuple(sorted(found_users)))
+                for role, (found_groups, found_users) in sorted(roles[name].items())
+            },
         )
         for name, names in sorted(by_tenant.items())
     )
