@@ -101,8 +101,12 @@ def load_shared() -> tuple[SharedVariable, ...]:
 
 def one_line(cel: str) -> str:
     """CEL written over several lines, as one line for the rendered policy. Lines break only
-    between tokens, never inside a string literal, so joining them with one space is exact."""
-    return " ".join(line.strip() for line in cel.strip().splitlines())
+    between tokens, never inside a string literal, so joining them with one space is exact (a
+    line that starts with ``.`` continues a member access and is joined without one)."""
+    joined = ""
+    for line in (raw.strip() for raw in cel.strip().splitlines()):
+        joined += line if not joined or line.startswith(".") else " " + line
+    return joined
 
 
 def _parse(folder: str, raw: dict[str, Any]) -> PolicySource:
