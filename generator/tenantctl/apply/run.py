@@ -99,10 +99,17 @@ async def apply_objects(
     limit = asyncio.Semaphore(concurrency)
     adopted = set(the_plan.adopted)
 
+    # A dry run creates no Namespace, so the server cannot check objects inside a new one.
+    new_namespaces = {k[3] for k in the_plan.absent if k[:2] == ("", "Namespace")}
+
     async def one(obj: Obj) -> None:
         key = planning.object_key(obj)
         resource = _resource_of(state, key)
         path = resource.path(key[2] or None, key[3])
+        if dry_run and key[2] in new_namespaces:
+            outcome.created.append(key)
+            progress(1)
+            return
         async with limit:
             try:
                 result = await client.apply(
@@ -116,6 +123,12 @@ async def apply_objects(
                 outcome.failed.append(
                     (key, f"{err.message} (rerun with --force-conflicts to take these fields over)")
                 )
+                return
+            except errors.NotFound as err:
+                hint = ""
+                if key[2] and f'namespaces "{key[2]}" not found' in err.message:
+                    hint = f" (namespace {key[2]} is not rendered by this spec: create it first)"
+                outcome.failed.append((key, f"{err}{hint}"))
                 return
             except errors.ApiError as err:
                 outcome.failed.append((key, str(err)))

@@ -8,6 +8,7 @@ thousands of sockets nor trips the server's max-in-flight limits.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -22,6 +23,11 @@ APPLY_PATCH = "application/apply-patch+yaml"
 # Lists only the metadata of each item: enough to decide what to prune or adopt.
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 LIST_PAGE = 1000
+# 429 (priority and fairness, or storage re-initialising after a CRD change) and 503 are the
+# server asking to come back later; it says when in Retry-After. Other failures are final.
+RETRIED_STATUSES = frozenset({429, 503})
+RETRIES = 8
+MAX_BACKOFF = 5.0
 DEFAULT_TIMEOUT = 60.0
 
 Body = dict[str, Any]
@@ -82,32 +88,40 @@ class Client:
         if accept:
             headers["Accept"] = accept
         # The server URL may carry a path (API proxies do): join, never resolve against it.
+        # The server URL may carry a path (API proxies do): join, never resolve against it.
         url = self.connection.server + "/" + path.lstrip("/")
-        try:
-            async with self._session.request(
-                method,
-                url,
-                params=params,
-                data=data,
-                headers=headers,
-                server_hostname=self.connection.tls_server_name,
-            ) as response:
-                text = await response.text()
-                try:
-                    payload: Any = json.loads(text) if text else {}
-                except json.JSONDecodeError:
-                    payload = text
-                if response.status >= 400:
-                    raise errors.api_error(response.status, payload)
-                return payload if isinstance(payload, dict) else {"raw": payload}
-        except aiohttp.ClientSSLError as err:
-            raise errors.ConnectionFailed(
-                f"TLS with {self.connection.server} failed: {err}"
-            ) from None
-        except (aiohttp.ClientConnectionError, TimeoutError) as err:
-            raise errors.ConnectionFailed(
-                f"cannot reach {self.connection.server}: {err or type(err).__name__}"
-            ) from None
+        for attempt in range(RETRIES + 1):
+            try:
+                async with self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    server_hostname=self.connection.tls_server_name,
+                ) as response:
+                    text = await response.text()
+                    retry_after = response.headers.get("Retry-After")
+                    status = response.status
+            except aiohttp.ClientSSLError as err:
+                raise errors.ConnectionFailed(
+                    f"TLS with {self.connection.server} failed: {err}"
+                ) from None
+            except (aiohttp.ClientConnectionError, TimeoutError) as err:
+                raise errors.ConnectionFailed(
+                    f"cannot reach {self.connection.server}: {err or type(err).__name__}"
+                ) from None
+            try:
+                payload: Any = json.loads(text) if text else {}
+            except json.JSONDecodeError:
+                payload = text
+            if status in RETRIED_STATUSES and attempt < RETRIES:
+                await asyncio.sleep(_backoff(attempt, retry_after))
+                continue
+            if status >= 400:
+                raise errors.api_error(status, payload)
+            return payload if isinstance(payload, dict) else {"raw": payload}
+        raise AssertionError("unreachable")
 
     async def get(self, path: str, *, params: dict[str, str] | None = None) -> Body:
         return await self.request("GET", path, params=params)
@@ -156,3 +170,11 @@ class Client:
         if dry_run:
             params["dryRun"] = "All"
         return await self.request("DELETE", path, params=params)
+
+
+def _backoff(attempt: int, retry_after: str | None) -> float:
+    try:
+        hinted = float(retry_after) if retry_after else 0.0
+    except ValueError:
+        hinted = 0.0
+    return min(MAX_BACKOFF, max(hinted, 0.1 * 2**attempt))

@@ -1,9 +1,9 @@
 """The API-server client and discovery against a scripted HTTP server (aiohttp's test server).
 
 Covers: server-side apply is a PATCH with the apply content type, field manager, force and dry
-run; LIST follows `continue` tokens; failures map to the error hierarchy with the server's
-message; the bearer token is sent; discovery maps kinds to paths and says which kinds the
-cluster does not serve; an unreachable server is a ConnectionFailed.
+run; LIST follows `continue` tokens; 429 is retried; failures map to the error hierarchy with the
+server's message; the bearer token is sent; discovery maps kinds to paths and says which kinds
+the cluster does not serve; an unreachable server is a ConnectionFailed.
 """
 
 from __future__ import annotations
@@ -40,6 +40,18 @@ class FakeApi:
                 "body": body,
             }
         )
+        if request.path == "/api/v1/namespaces/busy":
+            if sum(r["path"] == request.path for r in self.requests) == 1:
+                return web.json_response(
+                    {
+                        "kind": "Status",
+                        "reason": "TooManyRequests",
+                        "message": "storage is (re)initializing",
+                    },
+                    status=429,
+                    headers={"Retry-After": "0"},
+                )
+            return web.json_response({"metadata": {"name": "busy"}})
         if request.path == "/api/v1":
             return web.json_response(
                 {
@@ -175,3 +187,11 @@ async def test_an_unreachable_server_is_a_connection_failure() -> None:
     async with Client.connect(connection, timeout=5) as client:
         with pytest.raises(errors.ConnectionFailed, match="cannot reach"):
             await client.get("/api")
+
+
+async def test_too_many_requests_is_retried_after_the_servers_hint(
+    api: tuple[FakeApi, Client],
+) -> None:
+    fake, client = api
+    assert await client.get("/api/v1/namespaces/busy") == {"metadata": {"name": "busy"}}
+    assert [r["path"] for r in fake.requests] == ["/api/v1/namespaces/busy"] * 2
