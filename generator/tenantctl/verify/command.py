@@ -159,7 +159,9 @@ def verify(
             if tenantset is not None
             else expectations.infer(inventory)
         )
-        verification = verify_inventory(inventory, wanted, cluster_cidrs=cluster_cidrs)
+        verification = verify_inventory(
+            inventory, wanted, cluster_cidrs=cluster_cidrs, tenantset=tenantset
+        )
 
     if output == "json":
         click.echo(report.to_json(verification), nl=False)

@@ -32,7 +32,7 @@ from tenantctl.verify import expectations as expectations_module
 from tenantctl.verify.expectations import Expectations, TenantExpectation
 from tenantctl.verify.kubeclient import Identity, connect, load_connection
 from tenantctl.verify.manifests import Inventory, Manifest, name_of
-from tenantctl.verify.results import PLATFORM, Result, Verification, failed, passed
+from tenantctl.verify.results import Result, Verification, failed, passed
 from tenantctl.verify.static import verify_inventory
 
 # (path of the cluster-wide LIST, kind, whether the API may be absent)
@@ -679,42 +679,6 @@ def _tenant_benchmarks(
     return found
 
 
-def _admission_result(inventory: Inventory) -> Result:
-    policies = [
-        p
-        for p in inventory.of_kind("ValidatingAdmissionPolicy")
-        if (p["metadata"].get("labels") or {}).get(labels.MANAGED_BY) == labels.MANAGED_BY_VALUE
-    ]
-    bound = {
-        (b.get("spec") or {}).get("policyName")
-        for b in inventory.of_kind("ValidatingAdmissionPolicyBinding")
-        if "Deny" in ((b.get("spec") or {}).get("validationActions") or [])
-    }
-    if not policies:
-        return failed(
-            PLATFORM,
-            "admission.policies",
-            "no tenantctl ValidatingAdmissionPolicies: tenants can relabel namespaces, edit the "
-            "platform's objects and run pods as the sandbox account",
-        )
-    unbound = sorted(name_of(p) for p in policies if name_of(p) not in bound)
-    if unbound:
-        return failed(
-            PLATFORM,
-            "admission.policies",
-            f"{len(unbound)} tenantctl admission policies have no Deny binding",
-            None,
-            unbound,
-        )
-    return passed(
-        PLATFORM,
-        "admission.policies",
-        f"{len(policies)} tenantctl admission policies, each bound with Deny",
-        None,
-        sorted(name_of(p) for p in policies),
-    )
-
-
 async def read_inventory(client: Client, source: str) -> Inventory:
     async def one(path: str, kind: str, optional: bool) -> list[Manifest]:
         try:
@@ -748,9 +712,13 @@ async def verify_cluster(
         else expectations_module.infer(inventory)
     )
     verification = verify_inventory(
-        inventory, wanted, mode="live", cluster_cidrs=cluster_cidrs, builtin_roles=()
+        inventory,
+        wanted,
+        mode="live",
+        cluster_cidrs=cluster_cidrs,
+        builtin_roles=(),
+        tenantset=tenantset,
     )
-    verification.results.append(_admission_result(inventory))
     sandbox_account = (
         tenantset.platform.sandbox_service_account
         if tenantset is not None

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tenantctl.verify import istio, network, quota, rbac
+from tenantctl.spec.model import TenantSet
+from tenantctl.verify import admission, istio, network, quota, rbac
 from tenantctl.verify.expectations import Expectations
 from tenantctl.verify.manifests import Inventory, Manifest, without_cycle_collection
 from tenantctl.verify.results import PLATFORM, Verification, failed, passed
@@ -21,9 +22,12 @@ def verify_inventory(
     mode: str = "static",
     cluster_cidrs: Iterable[str] = (),
     builtin_roles: Iterable[Manifest] | None = None,
+    tenantset: TenantSet | None = None,
 ) -> Verification:
+    """``tenantset``, when given, is what ``expectations`` came from: the admission check
+    then compares the policies with the ones tenantctl renders for it."""
     with without_cycle_collection():
-        return _verify(inventory, expectations, mode, cluster_cidrs, builtin_roles)
+        return _verify(inventory, expectations, mode, cluster_cidrs, builtin_roles, tenantset)
 
 
 def _verify(
@@ -32,6 +36,7 @@ def _verify(
     mode: str,
     cluster_cidrs: Iterable[str],
     builtin_roles: Iterable[Manifest] | None,
+    tenantset: TenantSet | None,
 ) -> Verification:
     verification = Verification(inventory.source, mode)
     results = verification.results
@@ -69,6 +74,7 @@ def _verify(
     results.extend(rbac_results)
     results.extend(istio.check_istio(inventory, expectations))
     results.extend(quota.check_quota(inventory, expectations))
+    results.append(admission.check_admission(inventory, tenantset))
     verification.permissions = summaries
 
     order, cells, verdicts, note = network.matrix(analysis, expectations)

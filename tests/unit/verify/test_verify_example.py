@@ -10,7 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
+from verifycases import base_objects, without
 
 from tenantctl.cli import main
 from tenantctl.emit import kustomize
@@ -89,35 +91,39 @@ def test_the_command_exits_0_on_the_example_and_prints_a_table_per_tenant() -> N
     assert result.output.rstrip().endswith("0 failed (static, " + str(EXAMPLE) + ")")
 
 
-def test_the_command_exits_1_and_names_the_failed_check() -> None:
-    folder = Path(__file__).parent / "manifests"
+def _write(folder: Path, objects: list[dict]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "all.yaml").write_text(yaml.safe_dump_all(objects))
+    return folder
+
+
+def test_json_output_carries_results_matrix_and_permissions(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "base", base_objects())
     result = CliRunner().invoke(main, ["verify", "--manifests", str(folder), "-o", "json"])
-    assert result.exit_code == 0, result.output  # the base set-up is sound
+    assert result.exit_code == 0, result.output
     document = json.loads(result.output)
     assert document["ok"] is True
-    assert {
+    assert list(document) == [
         "source",
         "mode",
+        "ok",
         "summary",
         "results",
         "connectivity",
         "external",
         "permissions",
-    } <= set(document)
+    ]
+    assert document["connectivity"]["note"] == "per namespace"
+    assert {"from": "red-a", "to": "red-b", "ports": "all ports", "allowed": True} in document[
+        "connectivity"
+    ]["cells"]
 
 
-def test_a_failing_folder_exits_1(tmp_path: Path) -> None:
-    base = (Path(__file__).parent / "manifests" / "base.yaml").read_text()
-    # Drop blue-a's DNS rule.
-    start = base.index("metadata: {name: allow-dns, namespace: blue-a}")
-    end = base.index("---", start)
-    (tmp_path / "m.yaml").write_text(
-        base[:start]
-        + "metadata: {name: gone, namespace: blue-a}\n"
-        + "spec: {podSelector: {}, policyTypes: [Egress]}\n"
-        + base[end:]
+def test_a_failing_folder_exits_1_and_names_the_failed_check(tmp_path: Path) -> None:
+    folder = _write(
+        tmp_path / "no-dns", without(base_objects(), "NetworkPolicy", "blue-a", "allow-dns")
     )
-    result = CliRunner().invoke(main, ["verify", "--manifests", str(tmp_path), "-o", "json"])
+    result = CliRunner().invoke(main, ["verify", "--manifests", str(folder), "-o", "json"])
     assert result.exit_code == 1
     document = json.loads(result.output)
     failed = [(r["check"], r["namespace"]) for r in document["results"] if r["status"] == "fail"]

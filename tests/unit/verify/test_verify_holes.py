@@ -316,3 +316,30 @@ def test_a_namespace_without_a_quota_is_flagged() -> None:
     result = one(run(objects), "quota.coverage", "blue-a")
     assert not result.ok
     assert result.reason == "no ResourceQuota"
+
+
+def test_a_missing_admission_policy_is_flagged() -> None:
+    objects = without(
+        base_objects(), "ValidatingAdmissionPolicy", None, "tenantctl-managed-objects"
+    )
+    verification = run(objects)
+    result = one(verification, "admission.policies")
+    assert not result.ok
+    assert result.details == ("tenantctl-managed-objects: missing",)
+    assert failures(verification) == [("admission.policies", None)]
+
+
+def test_an_audit_only_binding_does_not_count() -> None:
+    objects = base_objects()
+    binding = find(objects, "ValidatingAdmissionPolicyBinding", None, "tenantctl-pod-restricted")
+    binding["spec"]["validationActions"] = ["Audit"]
+    result = one(run(objects), "admission.policies")
+    assert not result.ok
+    assert result.details == ("tenantctl-pod-restricted: no binding with Deny",)
+
+
+def test_without_any_admission_policy_the_namespace_is_no_boundary() -> None:
+    objects = [o for o in base_objects() if "Admission" not in o["kind"]]
+    result = one(run(objects), "admission.policies")
+    assert not result.ok
+    assert result.reason.startswith("no tenantctl admission policies")

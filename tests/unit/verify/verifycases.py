@@ -1,7 +1,9 @@
 """Helpers for the verify tests: the hand-written base set-up, and finding one result in a run.
 
 Hole tests copy ``base.yaml``'s objects, break one thing, and look the verdict up by check id and
-namespace, so a failure message says which check changed its mind.
+namespace, so a failure message says which check changed its mind. The base set-up includes
+tenantctl's real admission-policy bundle (rendered for the example spec): without it a tenant
+admin could undo every other control, and verify says so.
 """
 
 from __future__ import annotations
@@ -13,16 +15,20 @@ from typing import Any
 
 import yaml
 
+from tenantctl.render.policies import render_policies
+from tenantctl.spec.reading import read_tenantset
 from tenantctl.verify import expectations, manifests
 from tenantctl.verify.results import Result, Verification
 from tenantctl.verify.static import verify_inventory
 
 BASE = Path(__file__).parent / "manifests" / "base.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "tenants.yaml"
 Manifest = dict[str, Any]
 
 
 def base_objects() -> list[Manifest]:
-    return [doc for doc in yaml.safe_load_all(BASE.read_text()) if doc]
+    objects = [doc for doc in yaml.safe_load_all(BASE.read_text()) if doc]
+    return objects + render_policies(read_tenantset(EXAMPLE))
 
 
 def find(objects: list[Manifest], kind: str, namespace: str | None, name: str) -> Manifest:
