@@ -32,7 +32,13 @@ from typing import Any
 import pytest
 
 from localcluster import ADMIN_USER, FAKE_NODES, TEST_USERS, ControlPlane
-from tenantctl.policies.samples import RESOURCES, Sample, UserInfo, load_samples
+from tenantctl.policies.samples import (
+    RESOURCES,
+    Sample,
+    UserInfo,
+    apply_merge_patch,
+    load_samples,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -108,18 +114,6 @@ def _ref(obj: dict[str, Any]) -> list[str]:
     return args
 
 
-def _apply_merge_patch(target: Any, patch: Any) -> Any:
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = _apply_merge_patch(result.get(key), value)
-    return result
-
-
 def send(cluster: Cluster, sample: Sample) -> subprocess.CompletedProcess[str]:
     """Make the sample's request on the cluster, as its user; return kubectl's result."""
     if sample.old_object is not None:
@@ -141,7 +135,7 @@ def send(cluster: Cluster, sample: Sample) -> subprocess.CompletedProcess[str]:
             _path(sample.subject, sample.sub_resource),
             "-f",
             "-",
-            input=json.dumps(_apply_merge_patch(live, sample.merge_patch())),
+            input=json.dumps(apply_merge_patch(live, sample.merge_patch())),
             check=False,
         )
         if "the object has been modified" not in result.stderr:
