@@ -10,6 +10,7 @@ Exit codes (the same for every command):
 
 from __future__ import annotations
 
+import gc
 import sys
 import tempfile
 from pathlib import Path
@@ -73,6 +74,9 @@ def _validate_chart(chart: Path) -> Report:
 @click.version_option(__version__, prog_name="tenantctl")
 def main() -> None:
     """Namespace-per-tenant isolation for AI-agent sandboxes, from a tenant spec in git."""
+    # A run builds millions of short-lived, acyclic dicts; the cyclic collector would rescan the
+    # whole heap again and again (five times the render time for 10,000 namespaces).
+    gc.disable()
 
 
 @main.command(epilog=_EPILOG)
@@ -185,8 +189,7 @@ def generate(
             owned.append(gitops.output_folder(gitops_tool))
             notes = result.notes
     with staging.staging_folder(output) as stage:
-        for relative, text in files.items():
-            staging.write_file(stage, relative, text)
+        staging.write_files(stage, files)
         if validate_output:
             try:
                 if output_format == "helm":
