@@ -19,7 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         if args.command == "up":
-            cluster.up(progress=lambda message: print(f"cluster: {message}", flush=True))
+            cluster.up(
+                progress=lambda message: print(
+                    f"cluster: [{time.monotonic() - started:5.1f}s] {message}", flush=True
+                )
+            )
             contexts = ", ".join(user.name for user in TEST_USERS)
             print(f"cluster: kubeconfig {cluster.kubeconfig} (contexts: {contexts})")
         else:
