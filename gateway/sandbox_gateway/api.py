@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sandbox_gateway import openapi, sandboxes
 from sandbox_gateway.auth import Caller, Verb
 from sandbox_gateway.kube import errors
-from sandbox_gateway.tracking import sandboxes_path, slim
+from sandbox_gateway.tracking import Entry, sandboxes_path, slim
 
 if TYPE_CHECKING:  # server imports api
     from sandbox_gateway.server import Gateway
@@ -261,8 +261,9 @@ async def list_all(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     caller = await authenticate(request)
     visible = await allowed_namespaces(request, caller, "list")
-    items = [item for n in visible for item in gateway.tracker.index.in_namespace(n)]
-    return web.json_response({"namespaces": visible, "items": items})
+    return sandbox_list(
+        visible, [e for n in visible for e in gateway.tracker.index.in_namespace(n)]
+    )
 
 
 async def list_namespace(request: web.Request) -> web.Response:
@@ -270,8 +271,21 @@ async def list_namespace(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     namespace = request.match_info["namespace"]
     await authorize(request, caller, namespace=namespace, verb="list")
-    items = gateway.tracker.index.in_namespace(namespace)
-    return web.json_response({"namespaces": [namespace], "items": items})
+    return sandbox_list([namespace], gateway.tracker.index.in_namespace(namespace))
+
+
+def sandbox_list(namespaces: list[str], entries: list[Entry]) -> web.Response:
+    """The SandboxList body, joined from the index's JSON without parsing it again."""
+    body = b"".join(
+        (
+            b'{"namespaces":',
+            json.dumps(namespaces).encode(),
+            b',"items":[',
+            b",".join(e.raw for e in entries),
+            b"]}",
+        )
+    )
+    return web.Response(body=body, content_type="application/json")
 
 
 async def get(request: web.Request) -> web.Response:
@@ -280,13 +294,14 @@ async def get(request: web.Request) -> web.Response:
     namespace, name = request.match_info["namespace"], request.match_info["name"]
     await authorize(request, caller, namespace=namespace, verb="get", name=name)
     found = gateway.tracker.index.get(namespace, name)
-    if found is None:
-        # Not (yet) seen by the watch: ask the API server, so a get right after a create works.
-        try:
-            found = slim(await gateway.client.request("GET", f"{sandboxes_path(namespace)}/{name}"))
-        except errors.NotFound:
-            raise Refused(404, f"sandbox {namespace}/{name} not found") from None
-    return web.json_response(found)
+    if found is not None:
+        return web.Response(body=found.raw, content_type="application/json")
+    # Not (yet) seen by the watch: ask the API server, so a get right after a create works.
+    try:
+        live = await gateway.client.request("GET", f"{sandboxes_path(namespace)}/{name}")
+    except errors.NotFound:
+        raise Refused(404, f"sandbox {namespace}/{name} not found") from None
+    return web.json_response(slim(live))
 
 
 async def delete(request: web.Request) -> web.Response:
@@ -324,8 +339,8 @@ async def watch(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": NDJSON, "Cache-Control": "no-store"})
     try:
         await response.prepare(request)
-        for obj in snapshot:
-            await _send(response, {"type": "ADDED", "object": obj})
+        for entry in snapshot:
+            await response.write(_event_line("ADDED", entry))
         await _send(response, {"type": "SYNCED", "object": {"namespace": namespace}})
         deadline = time.monotonic() + seconds
         while (remaining := deadline - time.monotonic()) > 0:
@@ -340,7 +355,7 @@ async def watch(request: web.Request) -> web.StreamResponse:
                 message = subscription.closed_reason
                 await _send(response, {"type": "ERROR", "object": status_body(410, message)})
                 break
-            await _send(response, event)
+            await response.write(_event_line(*event))
         await response.write_eof()
     except ConnectionResetError:
         pass
@@ -351,6 +366,10 @@ async def watch(request: web.Request) -> web.StreamResponse:
 
 async def _send(response: web.StreamResponse, event: dict[str, Any]) -> None:
     await response.write(json.dumps(event, separators=(",", ":")).encode() + b"\n")
+
+
+def _event_line(event_type: str, entry: Entry) -> bytes:
+    return b'{"type":"' + event_type.encode() + b'","object":' + entry.raw + b"}\n"
 
 
 # ----- operations -------------------------------------------------------------------------------

@@ -8,11 +8,17 @@ leaves, its entries and watch streams are dropped); the fixed-list modes run one
 watch per namespace. A relist replaces the scope it covers and tells watch-stream subscribers
 exactly what changed meanwhile (ADDED, MODIFIED, DELETED), so an API-server restart or a 410
 Gone is invisible to them apart from the delay.
+
+Each sandbox is kept as an ``Entry``: its keys plus its JSON bytes (managedFields dropped),
+converted page by page while listing. A parsed Sandbox costs about 7 KiB of Python objects, its
+JSON about 1.4 KiB, and the API answers with JSON anyway; so 10,000 sandboxes fit in some 20 MiB
+and a list response is a join of byte strings.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,13 +53,30 @@ def slim(obj: Sandbox) -> Sandbox:
     return {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
 
 
-def _key(obj: Sandbox) -> tuple[str, str, str]:
-    metadata = obj.get("metadata") or {}
-    return (
-        str(metadata.get("namespace", "")),
-        str(metadata.get("name", "")),
-        str(metadata.get("uid", "")),
-    )
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One tracked sandbox: what the index needs to find it, and the object as JSON."""
+
+    namespace: str
+    name: str
+    uid: str
+    resource_version: str
+    raw: bytes
+
+    @classmethod
+    def of(cls, obj: Sandbox) -> Entry:
+        metadata = obj.get("metadata") or {}
+        return cls(
+            namespace=str(metadata.get("namespace", "")),
+            name=str(metadata.get("name", "")),
+            uid=str(metadata.get("uid", "")),
+            resource_version=str(metadata.get("resourceVersion", "")),
+            raw=json.dumps(slim(obj), separators=(",", ":")).encode(),
+        )
+
+    def object(self) -> Sandbox:
+        result: Sandbox = json.loads(self.raw)
+        return result
 
 
 @dataclass(eq=False)  # identity semantics: kept in sets
@@ -61,7 +84,7 @@ class Subscription:
     """One caller's watch stream on one namespace."""
 
     namespace: str
-    queue: asyncio.Queue[dict[str, Any] | None] = field(
+    queue: asyncio.Queue[tuple[EventType, Entry] | None] = field(
         default_factory=lambda: asyncio.Queue(SUBSCRIPTION_BUFFER)
     )
     closed_reason: str = ""
@@ -79,57 +102,51 @@ class SandboxIndex:
     """Sandboxes by namespace and name, plus uid -> (namespace, name)."""
 
     def __init__(self) -> None:
-        self._by_namespace: dict[str, dict[str, Sandbox]] = {}
+        self._by_namespace: dict[str, dict[str, Entry]] = {}
         self._by_uid: dict[str, tuple[str, str]] = {}
 
     def __len__(self) -> int:
         return len(self._by_uid)
 
-    def get(self, namespace: str, name: str) -> Sandbox | None:
+    def get(self, namespace: str, name: str) -> Entry | None:
         return self._by_namespace.get(namespace, {}).get(name)
 
-    def by_uid(self, uid: str) -> Sandbox | None:
+    def by_uid(self, uid: str) -> Entry | None:
         where = self._by_uid.get(uid)
         return self.get(*where) if where else None
 
-    def in_namespace(self, namespace: str) -> list[Sandbox]:
-        return [
-            self._by_namespace[namespace][n] for n in sorted(self._by_namespace.get(namespace, {}))
-        ]
+    def in_namespace(self, namespace: str) -> list[Entry]:
+        bucket = self._by_namespace.get(namespace, {})
+        return [bucket[name] for name in sorted(bucket)]
 
     def namespaces(self) -> list[str]:
         return sorted(self._by_namespace)
 
-    def put(self, obj: Sandbox) -> tuple[EventType, Sandbox | None]:
-        """Store ``obj``; ADDED or MODIFIED, and the object it replaced if its uid differed."""
-        namespace, name, uid = _key(obj)
-        bucket = self._by_namespace.setdefault(namespace, {})
-        previous = bucket.get(name)
+    def put(self, entry: Entry) -> tuple[EventType, Entry | None]:
+        """Store ``entry``; ADDED or MODIFIED, and the entry it replaced if its uid differed."""
+        bucket = self._by_namespace.setdefault(entry.namespace, {})
+        previous = bucket.get(entry.name)
         replaced = None
-        if previous is not None:
-            old_uid = _key(previous)[2]
-            if old_uid != uid:
-                self._by_uid.pop(old_uid, None)
-                replaced = previous
-        bucket[name] = obj
-        self._by_uid[uid] = (namespace, name)
+        if previous is not None and previous.uid != entry.uid:
+            self._by_uid.pop(previous.uid, None)
+            replaced = previous
+        bucket[entry.name] = entry
+        self._by_uid[entry.uid] = (entry.namespace, entry.name)
         return ("MODIFIED" if previous is not None and replaced is None else "ADDED"), replaced
 
-    def remove(self, namespace: str, name: str) -> Sandbox | None:
+    def remove(self, namespace: str, name: str) -> Entry | None:
         bucket = self._by_namespace.get(namespace)
         if not bucket or name not in bucket:
             return None
-        obj = bucket.pop(name)
-        self._by_uid.pop(_key(obj)[2], None)
+        entry = bucket.pop(name)
+        self._by_uid.pop(entry.uid, None)
         if not bucket:
             del self._by_namespace[namespace]
-        return obj
+        return entry
 
-    def drop_namespace(self, namespace: str) -> list[Sandbox]:
-        return [
-            self.remove(namespace, name) or {}
-            for name in list(self._by_namespace.get(namespace, {}))
-        ]
+    def drop_namespace(self, namespace: str) -> None:
+        for name in list(self._by_namespace.get(namespace, {})):
+            self.remove(namespace, name)
 
 
 class Tracker:
@@ -154,6 +171,7 @@ class Tracker:
                 path=sandboxes_path(scope),
                 scope=scope,
                 handler=self,
+                prepare=Entry.of,
                 watch_timeout=config.watch_timeout,
                 backoff=reflecting.Backoff(
                     initial=config.backoff_initial, maximum=config.backoff_max
@@ -181,11 +199,10 @@ class Tracker:
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.get(subscription.namespace, set()).discard(subscription)
 
-    def _publish(self, event_type: EventType, obj: Sandbox) -> None:
-        namespace = _key(obj)[0]
-        for subscription in list(self._subscriptions.get(namespace, ())):
+    def _publish(self, event_type: EventType, entry: Entry) -> None:
+        for subscription in list(self._subscriptions.get(entry.namespace, ())):
             try:
-                subscription.queue.put_nowait({"type": event_type, "object": obj})
+                subscription.queue.put_nowait((event_type, entry))
             except asyncio.QueueFull:
                 subscription.close("the client read too slowly; watch again")
                 self.unsubscribe(subscription)
@@ -209,26 +226,19 @@ class Tracker:
 
     # ----- reflector handler --------------------------------------------------------------------
 
-    def replace(self, scope: str, items: list[Sandbox]) -> None:
-        fresh: dict[tuple[str, str], Sandbox] = {}
-        for item in items:
-            namespace, name, _ = _key(item)
-            if self._accepts(namespace):
-                fresh[(namespace, name)] = slim(item)
+    def replace(self, scope: str, items: list[Entry]) -> None:
+        fresh = {(e.namespace, e.name): e for e in items if self._accepts(e.namespace)}
         namespaces = [scope] if scope else self.index.namespaces()
         for namespace in namespaces:
-            for obj in self.index.in_namespace(namespace):
-                name = _key(obj)[1]
-                if (namespace, name) not in fresh:
-                    self.index.remove(namespace, name)
-                    self._publish("DELETED", obj)
-        for (namespace, name), obj in fresh.items():
-            previous = self.index.get(namespace, name)
-            if previous is not None and previous.get("metadata", {}).get(
-                "resourceVersion"
-            ) == obj.get("metadata", {}).get("resourceVersion"):
+            for entry in self.index.in_namespace(namespace):
+                if (namespace, entry.name) not in fresh:
+                    self.index.remove(namespace, entry.name)
+                    self._publish("DELETED", entry)
+        for key, entry in fresh.items():
+            previous = self.index.get(*key)
+            if previous is not None and previous.resource_version == entry.resource_version:
                 continue
-            self._store(obj)
+            self._store(entry)
         logger.info(
             "listed %d sandboxes (%s); tracking %d",
             len(fresh),
@@ -236,19 +246,17 @@ class Tracker:
             len(self.index),
         )
 
-    def apply(self, scope: str, event_type: str, obj: Sandbox) -> None:
-        namespace, name, _ = _key(obj)
-        if not self._accepts(namespace):
+    def apply(self, scope: str, event_type: str, entry: Entry) -> None:
+        if not self._accepts(entry.namespace):
             return
         if event_type == "DELETED":
-            removed = self.index.remove(namespace, name)
-            if removed is not None:
-                self._publish("DELETED", slim(obj))
+            if self.index.remove(entry.namespace, entry.name) is not None:
+                self._publish("DELETED", entry)
             return
-        self._store(slim(obj))
+        self._store(entry)
 
-    def _store(self, obj: Sandbox) -> None:
-        event_type, replaced = self.index.put(obj)
+    def _store(self, entry: Entry) -> None:
+        event_type, replaced = self.index.put(entry)
         if replaced is not None:
             self._publish("DELETED", replaced)
-        self._publish(event_type, obj)
+        self._publish(event_type, entry)

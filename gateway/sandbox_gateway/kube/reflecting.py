@@ -7,7 +7,8 @@ so that the resume point stays fresh even when nothing changes. When the stream 
 timeout) it resumes the watch; when it breaks it backs off and resumes; when the API server
 says 410 Gone (the resourceVersion was compacted, e.g. after an API-server restart) it backs
 off and lists again. A relist can also be requested from outside (the tenant namespace set
-grew, so objects that were filtered out may now count).
+grew, so objects that were filtered out may now count). ``prepare`` turns each object into what
+the handler keeps, as soon as it arrives.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ LIST_PAGE_SIZE = 500
 
 
 class Handler(Protocol):
-    def replace(self, scope: str, items: list[dict[str, Any]]) -> None:
+    def replace(self, scope: str, items: list[Any]) -> None:
         """A full, consistent snapshot of ``scope`` (a namespace, or "" for cluster-wide)."""
 
-    def apply(self, scope: str, event_type: str, obj: dict[str, Any]) -> None:
+    def apply(self, scope: str, event_type: str, obj: Any) -> None:
         """One ADDED, MODIFIED or DELETED event."""
 
 
@@ -65,6 +66,7 @@ class Reflector:
         path: str,
         scope: str,
         handler: Handler,
+        prepare: Callable[[dict[str, Any]], Any] = lambda obj: obj,
         label_selector: str | None = None,
         watch_timeout: int = 300,
         backoff: Backoff | None = None,
@@ -74,6 +76,7 @@ class Reflector:
         self.path = path
         self.scope = scope
         self._handler = handler
+        self._prepare = prepare
         self._label_selector = label_selector
         self._watch_timeout = watch_timeout
         self._backoff = backoff or Backoff()
@@ -123,11 +126,13 @@ class Reflector:
         return {"labelSelector": self._label_selector} if self._label_selector else {}
 
     async def _list(self) -> None:
-        items: list[dict[str, Any]] = []
+        items: list[Any] = []
         params = {**self._params(), "limit": str(LIST_PAGE_SIZE)}
         while True:
             page = await self._client.request("GET", self.path, params=params)
-            items.extend(page.get("items") or [])
+            # Convert page by page: a whole list of raw objects would double the peak memory.
+            items.extend(map(self._prepare, page.get("items") or []))
+            del page["items"]
             metadata = page.get("metadata") or {}
             if not metadata.get("continue"):
                 break
@@ -150,7 +155,7 @@ class Reflector:
             obj = event["object"]
             version = (obj.get("metadata") or {}).get("resourceVersion")
             if event["type"] != "BOOKMARK":
-                self._handler.apply(self.scope, event["type"], obj)
+                self._handler.apply(self.scope, event["type"], self._prepare(obj))
             if version:
                 self.resource_version = str(version)
             self._backoff.reset()
