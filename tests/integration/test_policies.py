@@ -3,7 +3,8 @@
 Covers: every sample under policies/*/samples/ sent as its user (allowed samples of a policy
 first, as positive controls; each denied sample must fail with its policy's name and message);
 the impersonation attack by a real tenant admin against a live Sandbox; the gateway's
-ServiceAccount creates a Sandbox that a tenant admin may not; relabelling a namespace as a
+ServiceAccount creates a Sandbox that a tenant admin may not; a Deployment is no way around the
+pod policies; relabelling a namespace as a
 tenant namespace is rejected; and the bundle does not break the system: the agent-sandbox
 controller still makes sandbox pods (on the region's node) and deleting a tenant namespace
 still deletes everything in it.
@@ -505,6 +506,67 @@ def test_a_tenant_admin_cannot_impersonate_a_live_sandbox(bundle: Cluster) -> No
     assert "only the agent-sandbox controller may create a pod owned by a Sandbox" in message
     bundle.admin("delete", "pod/impostor-control", "-n", "alpha-dev", "--wait=false")
     bundle.kubectl(GATEWAY, "delete", "sandbox/victim", "-n", "alpha-dev", "--wait=false")
+
+
+def _deployment(name: str, service_account: str | None) -> dict[str, Any]:
+    pod = _restricted_pod(name, "alpha-dev", labels={"app.kubernetes.io/name": name})
+    if service_account:
+        pod["spec"]["serviceAccountName"] = service_account
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "alpha-dev"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "template": {"metadata": pod["metadata"], "spec": pod["spec"]},
+        },
+    }
+
+
+def _replica_failure(cluster: Cluster, name: str) -> str:
+    listed = json.loads(
+        cluster.admin(
+            "get",
+            "replicasets",
+            "-n",
+            "alpha-dev",
+            f"--selector=app.kubernetes.io/name={name}",
+            "-o",
+            "json",
+        ).stdout
+    )["items"]
+    return " ".join(
+        condition.get("message", "")
+        for rs in listed
+        for condition in rs.get("status", {}).get("conditions", [])
+        if condition["type"] == "ReplicaFailure"
+    )
+
+
+def test_a_tenant_cannot_run_the_sandbox_account_through_a_deployment(bundle: Cluster) -> None:
+    """The policies judge each pod when the ReplicaSet controller creates it, so a workload
+    is no way around them; a Deployment without the sandbox account is the positive control."""
+    pods = ("get", "pods", "-n", "alpha-dev", "-o", "name")
+    for name, account in (("via-deployment-ok", None), ("via-deployment", "openshell-sandbox")):
+        bundle.plane.kubectl(
+            "create", "-f", "-", context="alpha-admin", input=json.dumps(_deployment(name, account))
+        )
+    try:
+        _wait_for(
+            lambda: "pod/via-deployment-ok-" in bundle.admin(*pods).stdout,
+            what="the compliant Deployment's pod",
+        )
+        _wait_for(
+            lambda: "tenantctl-sandbox-pod-identity" in _replica_failure(bundle, "via-deployment"),
+            what="the ReplicaSet to report the policy's refusal",
+        )
+        assert "pod/via-deployment-" not in bundle.admin(*pods).stdout.replace(
+            "pod/via-deployment-ok-", ""
+        )
+    finally:
+        for name in ("via-deployment-ok", "via-deployment"):
+            bundle.admin("delete", f"deployment/{name}", "-n", "alpha-dev", "--wait=false")
 
 
 def test_relabelling_a_namespace_as_a_tenant_namespace_is_rejected(bundle: Cluster) -> None:
