@@ -98,8 +98,10 @@ def _peers(raw: list[dict[str, Any]] | None, namespace: str) -> tuple[Peer, ...]
                 Peer(None, None, (str(block["cidr"]), tuple(block.get("except") or ())), namespace)
             )
             continue
-        ns_sel = Selector.parse(item["namespaceSelector"]) if "namespaceSelector" in item else None
-        pod_sel = Selector.parse(item["podSelector"]) if "podSelector" in item else None
+        # A null selector is an absent one (a nil pointer to the API server), not ``{}``.
+        raw_ns, raw_pods = item.get("namespaceSelector"), item.get("podSelector")
+        ns_sel = Selector.parse(raw_ns) if raw_ns is not None else None
+        pod_sel = Selector.parse(raw_pods) if raw_pods is not None else None
         peers.append(Peer(ns_sel, pod_sel, None, namespace))
     return tuple(peers)
 

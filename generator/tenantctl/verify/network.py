@@ -105,8 +105,8 @@ def _default_deny(reach: Reachability, tenant: str, namespace: str) -> Result:
         return failed(
             tenant,
             check,
-            f"no default deny for {sides}: no NetworkPolicy selects every pod for "
-            f"{sides}, so those pods accept or open connections to anything",
+            f"no default deny for {sides}: pods that no NetworkPolicy selects for {sides} "
+            "accept or open connections to anything",
             namespace,
             details,
         )

@@ -125,6 +125,12 @@ def test_an_empty_namespace_selector_selects_every_namespace_but_an_absent_one_o
     assert ports_between([own], ("b", ANY), ("b", ANY)) == ALL_PORTS
 
 
+def test_a_null_namespace_selector_is_absent_not_empty() -> None:
+    rule = policy("b", ingress=[{"from": [{"namespaceSelector": None, "podSelector": {}}]}])
+    assert ports_between([rule], ("c", ANY), ("b", ANY)) == PortSet()
+    assert ports_between([rule], ("b", ANY), ("b", ANY)) == ALL_PORTS
+
+
 def test_a_rule_without_peers_admits_every_source_including_external() -> None:
     rule = policy("b", ingress=[{"ports": [{"port": 80}]}])
     assert ports_between([rule], ("c", ANY), ("b", ANY)) == PortSet.single("TCP", 80)
