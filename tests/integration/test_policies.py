@@ -247,8 +247,9 @@ metadata: {name: sandbox-gateway, namespace: tenantctl-system}
 
 
 def _tenant_extras() -> str:
-    """What some platforms grant tenant admins beyond tenantctl's roles: the agent-sandbox kinds
-    (aggregated into "admin") and ephemeral containers (kubectl debug)."""
+    """What some platforms grant beyond tenantctl's roles: tenant admins the agent-sandbox kinds
+    (aggregated into "admin") and ephemeral containers (kubectl debug), the gateway the
+    extension kinds (warm pools and claims)."""
     bindings = [
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -264,7 +265,12 @@ def _tenant_extras() -> str:
                     "apiGroup": "rbac.authorization.k8s.io",
                     "kind": "Group",
                     "name": f"{namespace.split('-')[0]}-admins",
-                }
+                },
+                {
+                    "kind": "ServiceAccount",
+                    "name": "sandbox-gateway",
+                    "namespace": "tenantctl-system",
+                },
             ],
         }
         for namespace in TENANT_NAMESPACES
