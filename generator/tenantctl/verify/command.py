@@ -149,19 +149,20 @@ def verify(
             click.secho(f"cannot verify the cluster: {err}", fg="red", err=True)
             sys.exit(EXIT_BAD_INPUT)
     else:
-        if manifests is not None:
-            inventory = manifests_module.from_folder(manifests)
-        else:
-            assert spec is not None and tenantset is not None
-            inventory = manifests_module.from_tenantset(tenantset, str(spec))
-        wanted = (
-            expectations.from_tenantset(tenantset)
-            if tenantset is not None
-            else expectations.infer(inventory)
-        )
-        verification = verify_inventory(
-            inventory, wanted, cluster_cidrs=cluster_cidrs, tenantset=tenantset
-        )
+        with manifests_module.without_cycle_collection():
+            if manifests is not None:
+                inventory = manifests_module.from_folder(manifests)
+            else:
+                assert spec is not None and tenantset is not None
+                inventory = manifests_module.from_tenantset(tenantset, str(spec))
+            wanted = (
+                expectations.from_tenantset(tenantset)
+                if tenantset is not None
+                else expectations.infer(inventory)
+            )
+            verification = verify_inventory(
+                inventory, wanted, cluster_cidrs=cluster_cidrs, tenantset=tenantset
+            )
 
     if output == "json":
         click.echo(report.to_json(verification), nl=False)
