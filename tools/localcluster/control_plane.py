@@ -58,6 +58,7 @@ AGENT_SANDBOX_NAMESPACE = "agent-sandbox-system"
 AGENT_SANDBOX_SERVICE_ACCOUNT = "agent-sandbox-controller"
 AGENT_SANDBOX_CLUSTER_ROLE = "agent-sandbox-controller"  # name in the module's rbac.generated.yaml
 CLUSTER_ROLES = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 BOOTSTRAP_FIELD_MANAGER = "tenantctl-localcluster"
 PLURALS = {
     "Node": "nodes",
@@ -217,10 +218,9 @@ class ControlPlane:
         kwok = self._start("kwok", self._kwok_argv())
 
         progress("installing CRDs, fake nodes and the agent-sandbox controller's RBAC")
-        self._apply_bootstrap_objects(pki)
+        self._apply_bootstrap_objects()
         progress("waiting for the CRDs to be Established")
-        crds = [f"crd/{path.stem}" for d in CRD_DIRECTORIES for path in self._crd_files(d)]
-        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", *crds)
+        self._wait_until(apiserver, "did not establish the CRDs", self._crds_established)
         progress("starting the agent-sandbox controller")
         agent_sandbox = self._start_agent_sandbox_controller(pki)
 
@@ -354,13 +354,15 @@ class ControlPlane:
         ]
 
     def _start_agent_sandbox_controller(self, pki: Pki) -> Daemon:
-        token = self.kubectl(
-            "create",
-            "token",
-            AGENT_SANDBOX_SERVICE_ACCOUNT,
-            f"--namespace={AGENT_SANDBOX_NAMESPACE}",
-            "--duration=8760h",
-        ).stdout.strip()
+        token_request = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 365 * 24 * 3600},
+        }
+        service_account = _object_path(_agent_sandbox_identity()[1])
+        token = self._api("POST", f"{service_account}/token", json.dumps(token_request).encode())[
+            "status"
+        ]["token"]
         kubeconfig = self.dir / "kubeconfigs" / "agent-sandbox-controller.kubeconfig"
         _write_kubeconfig(kubeconfig, self.server, pki.ca_cert, {"agent-sandbox-controller": token})
         return self._start(
@@ -383,12 +385,11 @@ class ControlPlane:
             raise ComponentError(f"no CRDs in {TOOLS / 'crds' / source}: run tools/install")
         return files
 
-    def _apply_bootstrap_objects(self, pki: Pki) -> None:
+    def _apply_bootstrap_objects(self) -> None:
         """Server-side apply the CRDs (too big for client-side apply), fake nodes and controller
         RBAC straight to the API: kubectl's discovery and OpenAPI downloads cost seconds here."""
-        crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
         requests = [
-            (f"{crds}/{path.stem}", path.read_bytes())
+            (f"{CRDS}/{path.stem}", path.read_bytes())
             for source in CRD_DIRECTORIES
             for path in self._crd_files(source)
         ]
@@ -398,44 +399,57 @@ class ControlPlane:
         )
         for item in [*map(_fake_node, FAKE_NODES), *_agent_sandbox_identity()]:
             requests.append((_object_path(item), json.dumps(item).encode()))
-        context = ssl.create_default_context(cafile=str(pki.ca_cert))
         for path, body in requests:
-            self._server_side_apply(path, body, context)
+            self._api(
+                "PATCH",
+                f"{path}?fieldManager={BOOTSTRAP_FIELD_MANAGER}&force=true",
+                body,
+                "application/apply-patch+yaml",
+            )
 
-    def _server_side_apply(self, path: str, body: bytes, context: ssl.SSLContext) -> None:
+    def _api(
+        self, method: str, path: str, body: bytes | None = None, content_type: str | None = None
+    ) -> dict[str, Any]:
+        """One request to the API server as the admin; the decoded JSON response."""
         request = urllib.request.Request(
-            f"{self.server}{path}?fieldManager={BOOTSTRAP_FIELD_MANAGER}&force=true",
+            f"{self.server}{path}",
             data=body,
-            method="PATCH",
+            method=method,
             headers={
                 "Authorization": f"Bearer {self.tokens[ADMIN_USER]}",
-                "Content-Type": "application/apply-patch+yaml",
+                "Accept": "application/json",
+                "Content-Type": content_type or "application/json",
             },
         )
+        context = ssl.create_default_context(cafile=str(self.dir / "pki" / "ca.crt"))
         opener = urllib.request.build_opener(
             urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
         )
         try:
             with opener.open(request, timeout=60) as response:
-                response.read()
+                result: dict[str, Any] = json.loads(response.read())
+                return result
         except urllib.error.HTTPError as error:
             message = error.read().decode(errors="replace")
             error.close()
             raise ComponentError(
-                f"kube-apiserver rejected the apply of {path}: HTTP {error.code} {message}"
+                f"kube-apiserver answered {method} {path} with HTTP {error.code}: {message}"
             ) from None
 
+    def _crds_established(self) -> bool:
+        wanted = {path.stem for source in CRD_DIRECTORIES for path in self._crd_files(source)}
+        established = {
+            crd["metadata"]["name"]
+            for crd in self._api("GET", CRDS)["items"]
+            if _condition_true(crd, "Established")
+        }
+        return wanted <= established
+
     def _nodes_ready(self) -> bool:
-        result = self.kubectl("get", "nodes", "-o", "json", check=False)
-        if result.returncode != 0:
-            return False
         ready = {
             node["metadata"]["name"]
-            for node in json.loads(result.stdout)["items"]
-            if any(
-                c["type"] == "Ready" and c["status"] == "True"
-                for c in node.get("status", {}).get("conditions", [])
-            )
+            for node in self._api("GET", "/api/v1/nodes")["items"]
+            if _condition_true(node, "Ready")
         }
         return all(node.name in ready for node in FAKE_NODES)
 
@@ -550,6 +564,11 @@ def _fake_node(node: FakeNode) -> dict[str, object]:
             },
         },
     }
+
+
+def _condition_true(item: dict[str, Any], condition: str) -> bool:
+    conditions = (item.get("status") or {}).get("conditions") or []
+    return any(c["type"] == condition and c["status"] == "True" for c in conditions)
 
 
 def _object_path(item: dict[str, Any]) -> str:
