@@ -4,7 +4,8 @@ Covers: the committed policy folders are what the catalogue renders for examples
 every policy has a README and allowed and denied samples; every sample is decided as its name
 says, by its own policy alone (so the real API server reports that policy's message, whatever
 order it evaluates policies in); identities and switches really come from the spec; the
-catalogue's CEL spells no identity or label key.
+catalogue's CEL spells no identity or label key; OpenShell's allowlist label is protected when
+the spec selects namespaces by it.
 
 The evaluator is Google's C++ CEL (cel-expr-python) with the strings extension, which is what
 the API server offers these expressions too; the policies use no Kubernetes-only library
@@ -317,3 +318,17 @@ def test_the_catalogue_cel_spells_no_identity_and_no_label_key() -> None:
 def test_spec_values_become_exact_cel_literals(value: Any, literal: str) -> None:
     assert policies.cel_literal(value) == literal
     assert evaluate(literal, {name: None for name in ACTIVATION}) == value
+
+
+def test_openshells_allowlist_label_is_protected_when_the_spec_uses_it() -> None:
+    ts = example()
+    allowlist = dataclasses.replace(ts.platform.gateway.allowlist, source="label")
+    gateway = dataclasses.replace(ts.platform.gateway, flavor="openshell", allowlist=allowlist)
+    openshell = dataclasses.replace(ts, platform=dataclasses.replace(ts.platform, gateway=gateway))
+    relabel = _sample("namespace-labels", "denied-namespace-operator-relabels-namespace-as-tenant")
+    assert relabel.old_object is not None
+    joined = dict(relabel.old_object, metadata=dict(relabel.old_object["metadata"]))
+    joined["metadata"]["labels"] = {**joined["metadata"]["labels"], allowlist.label: "true"}
+    joins_allowlist = dataclasses.replace(relabel, object=joined)
+    assert not _own(joins_allowlist, ts).denied
+    assert allowlist.label in _own(joins_allowlist, openshell).messages[0]
