@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from localcluster import FAKE_NODES, ControlPlane
+from localcluster import FAKE_NODES, ControlPlane, FakeNode
 
 pytestmark = pytest.mark.integration
 
@@ -248,3 +248,40 @@ def test_a_sandbox_in_a_tenant_namespace_runs_its_pod_there_and_deleting_it_dele
 
     tenants.kubectl("delete", "sandbox", "smoke", "--namespace=alpha-dev")
     tenants.kubectl("wait", "--for=delete", "pod/smoke", "--namespace=alpha-dev", "--timeout=60s")
+
+
+@pytest.mark.parametrize("node", FAKE_NODES, ids=lambda node: node.region)
+def test_a_pod_selecting_a_region_is_scheduled_onto_that_regions_node_and_runs(
+    tenants: ControlPlane, node: FakeNode
+) -> None:
+    name = f"placed-{node.region}"
+    pod = json.loads(pod_manifest(name, "beta-dev"))
+    pod["spec"]["nodeSelector"] = {"topology.kubernetes.io/region": node.region}
+    tenants.kubectl("create", "--filename=-", context="beta-admin", input=json.dumps(pod))
+
+    tenants.kubectl(
+        "wait", "--for=jsonpath={.status.phase}=Running", f"pod/{name}", "--namespace=beta-dev",
+        "--timeout=60s",
+    )  # fmt: skip
+    placed = tenants.kubectl(
+        "get", "pod", name, "--namespace=beta-dev", "-o", "jsonpath={.spec.nodeName}"
+    )
+    tenants.kubectl("delete", "pod", name, "--namespace=beta-dev", "--wait=false")
+
+    assert placed.stdout == node.name
+
+
+def test_istio_security_policies_are_served_for_tenant_namespaces(tenants: ControlPlane) -> None:
+    peer_authentication = {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "PeerAuthentication",
+        "metadata": {"name": "default", "namespace": "alpha-dev"},
+        "spec": {"mtls": {"mode": "STRICT"}},
+    }
+
+    stored = tenants.kubectl(
+        "apply", "--server-side", "--dry-run=server", "--filename=-", "-o", "json",
+        input=json.dumps(peer_authentication),
+    )  # fmt: skip
+
+    assert json.loads(stored.stdout)["spec"] == {"mtls": {"mode": "STRICT"}}
