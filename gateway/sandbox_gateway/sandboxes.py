@@ -119,7 +119,7 @@ def parse_request(body: Any) -> SandboxRequest:
         namespace=namespace,
         labels=user_labels,
         annotations=user_annotations,
-        spec=copy.deepcopy(spec),
+        spec=spec,  # build() copies before adding to it
     )
 
 
