@@ -32,6 +32,8 @@ MAX_WATCH_SECONDS = 3600
 # How often an idle watch stream checks that its client is still connected.
 CLIENT_CHECK_SECONDS = 15.0
 NDJSON = "application/x-ndjson"
+# How the API server words a refusal by a ValidatingAdmissionPolicy or an admission webhook.
+ADMISSION_DENIAL = "denied request"
 
 
 class StatusBody(TypedDict):
@@ -76,6 +78,8 @@ class Refused(Exception):
     def __init__(self, code: int, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.response = web.json_response(status_body(code, message, field=field), status=code)
+        if code == 401:
+            self.response.headers["WWW-Authenticate"] = 'Bearer realm="sandbox-gateway"'
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -212,6 +216,9 @@ async def create(request: web.Request) -> web.Response:
         causes = (error.body.get("details") or {}).get("causes") or [{}]
         raise Refused(400, error.message, field=causes[0].get("field") or None) from None
     except errors.Forbidden as error:
+        if ADMISSION_DENIAL in error.message:
+            # An admission policy refused this sandbox (its content), not the gateway's RBAC.
+            raise Refused(403, error.message) from None
         raise Refused(
             502,
             f"the gateway's own identity may not create sandboxes in {namespace} (is the "

@@ -154,9 +154,18 @@ class FakeKube:
         for watch in self.watches:
             watch.queue.put_nowait(("BOOKMARK", {"metadata": {"resourceVersion": str(self.rv)}}))
 
-    def fail_next(self, method: str, path: str, code: int, reason: str, *, times: int = 1) -> None:
+    def fail_next(
+        self,
+        method: str,
+        path: str,
+        code: int,
+        reason: str,
+        *,
+        times: int = 1,
+        message: str = "scripted failure",
+    ) -> None:
         for _ in range(times):
-            failure = status(code, reason, "scripted failure")
+            failure = status(code, reason, message)
             self.failures.append((method, re.compile(path), code, failure))
 
     def sent(self, method: str, path_pattern: str) -> list[Recorded]:

@@ -23,6 +23,7 @@ async def test_a_request_without_a_bearer_token_gets_401_and_reaches_no_review(
     gateway = await start_gateway()
     response = await gateway.post("/v1/sandboxes", json=sandbox_body("s1", "alpha-dev"))
     assert response.status == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert "bearer token is required" in (await response.json())["message"]
     assert kube.sent("POST", "tokenreviews") == []
     assert kube.sent("POST", SANDBOX_WRITES) == []

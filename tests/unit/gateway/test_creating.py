@@ -139,6 +139,23 @@ async def test_the_gateways_own_missing_permission_is_a_502_naming_the_rolebindi
     assert "RoleBinding tenantctl-gateway" in (await response.json())["message"]
 
 
+async def test_an_admission_policy_refusal_is_the_callers_403_with_the_policys_words(
+    start_gateway, kube: FakeKube
+) -> None:
+    gateway = await start_gateway()
+    denial = (
+        'sandboxes.agents.x-k8s.io "s1" is forbidden: ValidatingAdmissionPolicy '
+        "'tenantctl-sandbox-placement' with binding 'tenantctl-sandbox-placement' denied "
+        "request: tenantctl-sandbox-placement: the pod template may name no ServiceAccount"
+    )
+    kube.fail_next("POST", r"/sandboxes$", 403, "Forbidden", message=denial)
+    response = await gateway.post(
+        "/v1/sandboxes", json=sandbox_body("s1", "alpha-dev"), headers=ALICE
+    )
+    assert response.status == 403
+    assert (await response.json())["message"] == denial
+
+
 async def test_an_api_server_error_during_the_token_review_fails_closed(
     start_gateway, kube: FakeKube
 ) -> None:
