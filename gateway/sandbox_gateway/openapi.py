@@ -42,8 +42,9 @@ def _status(description: str) -> dict[str, Any]:
 _AUTH_ERRORS = {
     "401": _status("No bearer token, or the API server did not accept it (TokenReview)."),
     "403": _status(
-        "The namespace is not a served tenant namespace, or RBAC does not allow the caller "
-        "(SubjectAccessReview on sandboxes.gateway.tenantctl.dev); the message says which."
+        "The namespace is not a served tenant namespace, RBAC does not allow the caller "
+        "(SubjectAccessReview on sandboxes.gateway.tenantctl.dev), or (create) an admission "
+        "policy refused the Sandbox; the message says which."
     ),
     "502": _status("The API server refused the gateway's own request."),
     "503": _status("The API server is unreachable."),
