@@ -36,6 +36,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from tenantctl import labels
@@ -141,7 +142,7 @@ class PodClass:
     namespace: str
     labels: LabelTuple  # () is the generic pod
 
-    @property
+    @cached_property
     def label_map(self) -> dict[str, str]:
         return dict(self.labels)
 

@@ -76,20 +76,32 @@ class PortSet:
         return bool(self.ranges or self.names)
 
     def is_everything(self) -> bool:
-        return self == ALL_PORTS
+        return self is ALL_PORTS or self == ALL_PORTS
 
     def union(self, other: PortSet) -> PortSet:
-        if not other:
+        if not other or self is other:
             return self
         if not self:
             return other
-        return PortSet.of(self.ranges | other.ranges, self.names | other.names)
+        # A few distinct sets recur across thousands of namespaces: combine each pair once.
+        key = (self, other)
+        found = _UNIONS.get(key)
+        if found is None:
+            found = _UNIONS[key] = PortSet.of(self.ranges | other.ranges, self.names | other.names)
+        return found
 
     def intersection(self, other: PortSet) -> PortSet:
         if self.is_everything():
             return other
         if other.is_everything():
             return self
+        key = (self, other)
+        found = _INTERSECTIONS.get(key)
+        if found is None:
+            found = _INTERSECTIONS[key] = self._intersection(other)
+        return found
+
+    def _intersection(self, other: PortSet) -> PortSet:
         ranges = []
         for a in self.ranges:
             for b in other.ranges:
@@ -107,6 +119,13 @@ class PortSet:
     def covers(self, other: PortSet) -> bool:
         """True when every port of ``other`` is in this set (named ports only by name or a
         full protocol range, since a name may resolve to any number)."""
+        key = (self, other)
+        found = _COVERS.get(key)
+        if found is None:
+            found = _COVERS[key] = self._covers(other)
+        return found
+
+    def _covers(self, other: PortSet) -> bool:
         for wanted in other.ranges:
             if not any(
                 have.protocol == wanted.protocol
@@ -137,6 +156,9 @@ class PortSet:
         )
 
 
+_UNIONS: dict[tuple[PortSet, PortSet], PortSet] = {}
+_INTERSECTIONS: dict[tuple[PortSet, PortSet], PortSet] = {}
+_COVERS: dict[tuple[PortSet, PortSet], bool] = {}
 ALL_PORTS = PortSet(frozenset(PortRange(p, 1, MAX_PORT) for p in PROTOCOLS), frozenset())
 NO_PORTS = PortSet()
 
