@@ -68,6 +68,9 @@ OPENSHELL_MANAGED_BY = "openshell.ai/managed-by"
 # headless Service by. A pod carrying it would receive that sandbox's traffic.
 AGENT_SANDBOX_NAME_HASH = "agents.x-k8s.io/sandbox-name-hash"
 
+# Kubernetes: on a legacy service-account-token Secret, the ServiceAccount it holds a token for.
+SERVICE_ACCOUNT_NAME_ANNOTATION = "kubernetes.io/service-account.name"
+
 # Pod Security: the legacy per-container AppArmor annotation (``<prefix><container name>``),
 # still honoured by kubelets, so the restricted-profile policy checks it as Pod Security does.
 APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"

@@ -22,11 +22,13 @@ import yaml
 Scope = Literal["tenant-namespaces", "all-namespaces", "cluster"]
 SCOPES: tuple[Scope, ...] = ("tenant-namespaces", "all-namespaces", "cluster")
 
-# The order of the issue that introduced the bundle; README tables and output follow it.
+# The order of the issue that introduced the bundle (its nine policies, with the sandbox's
+# credentials beside its pods); README tables and output follow it.
 POLICY_FILES = (
     "sandbox-writers",
     "sandbox-placement",
     "sandbox-pod-identity",
+    "sandbox-credentials",
     "pod-restricted",
     "managed-objects",
     "namespace-labels",

@@ -29,8 +29,11 @@ import yaml
 
 OPERATIONS = ("CREATE", "UPDATE", "DELETE")
 
-# Kinds the samples use: (group, version, plural, namespaced), as the API server names them.
+# Kinds the samples use: the resource they are sent to (group, version, plural, namespaced), as
+# the API server names it. A TokenRequest is sent to the ServiceAccount's token subresource.
 RESOURCES: dict[str, tuple[str, str, str, bool]] = {
+    "TokenRequest": ("", "v1", "serviceaccounts", True),
+    "Secret": ("", "v1", "secrets", True),
     "Pod": ("", "v1", "pods", True),
     "Service": ("", "v1", "services", True),
     "Namespace": ("", "v1", "namespaces", False),
@@ -95,13 +98,15 @@ class Sample:
     def request(self) -> dict[str, Any]:
         """``request`` as the API server builds it (empty fields omitted, as in its JSON)."""
         group, version, plural, _ = RESOURCES[self.kind]
+        kind_group, _, kind_version = str(self.subject["apiVersion"]).rpartition("/")
+        kind = {"group": kind_group, "version": kind_version, "kind": self.kind}
         user: dict[str, Any] = {"username": self.user.username}
         if self.user.groups:
             user["groups"] = list(self.user.groups)
         request: dict[str, Any] = {
-            "kind": {"group": group, "version": version, "kind": self.kind},
+            "kind": kind,
             "resource": {"group": group, "version": version, "resource": plural},
-            "requestKind": {"group": group, "version": version, "kind": self.kind},
+            "requestKind": kind,
             "requestResource": {"group": group, "version": version, "resource": plural},
             "name": self.name,
             "operation": self.operation,

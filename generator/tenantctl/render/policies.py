@@ -40,6 +40,9 @@ SYSTEM_COMPONENTS = (
     "system:serviceaccount:kube-system:generic-garbage-collector",
 )
 
+# Kubelets: they request the ServiceAccount tokens projected into pods, the sandbox's included.
+NODE_GROUP = "system:nodes"
+
 CLUSTER_ADMIN = "cluster-admin"
 
 CelValue = str | Sequence[str] | Mapping[str, Any]
@@ -90,6 +93,7 @@ INPUTS: dict[str, Callable[[TenantSet], CelValue]] = {
     "systemUsers": lambda ts: list(SYSTEM_COMPONENTS),
     "managerUsers": _manager_users,
     "managerGroups": lambda ts: [*ts.platform.managers.groups, SUPERUSER_GROUP],
+    "nodeGroups": lambda ts: [NODE_GROUP],
     "sandboxServiceAccount": lambda ts: ts.platform.sandbox_service_account,
     "sandboxApiGroup": lambda ts: rbac.SANDBOX_GROUP,
     "sandboxExtensionsApiGroup": lambda ts: rbac.SANDBOX_EXTENSIONS_GROUP,
@@ -108,6 +112,7 @@ INPUTS: dict[str, Callable[[TenantSet], CelValue]] = {
     "allowNodePortAnnotation": lambda ts: labels.ALLOW_NODEPORT,
     "allowLoadBalancerAnnotation": lambda ts: labels.ALLOW_LOADBALANCER,
     "appArmorAnnotationPrefix": lambda ts: labels.APPARMOR_ANNOTATION_PREFIX,
+    "serviceAccountNameAnnotation": lambda ts: labels.SERVICE_ACCOUNT_NAME_ANNOTATION,
     "sandboxPodMarkerLabels": lambda ts: [
         labels.AGENT_SANDBOX_NAME_HASH,
         labels.OPENSHELL_SANDBOX_ID,
