@@ -1,18 +1,19 @@
-"""`tools/cluster up|down` from a shell: users act through their own contexts, and nothing it
-started survives `down` or an interrupted `up`."""
+"""Life cycle of the local control plane: users act through their own contexts, nothing it
+started survives `down` or an interrupted `up`, and start-up failures are named or recovered."""
 
 from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from localcluster import TEST_USERS, ControlPlane
-from localcluster.processes import port_in_use
+from localcluster import TEST_USERS, ControlPlane, processes
+from localcluster.processes import free_port, port_in_use
 
 pytestmark = pytest.mark.integration
 
@@ -111,3 +112,25 @@ def test_up_without_the_built_tools_fails_naming_what_is_missing(
 
     with pytest.raises(control_plane.ComponentError, match="missing etcd, kube-apiserver"):
         ControlPlane(tmp_path / "cluster").up()
+
+
+def test_a_port_taken_between_picking_and_binding_makes_up_start_again_on_new_ports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        first_picks = iter([taken])  # etcd's client port, the first one picked
+        monkeypatch.setattr(processes, "free_port", lambda: next(first_picks, None) or free_port())
+        plane = ControlPlane(tmp_path, tied_to_parent=True)
+        messages: list[str] = []
+        try:
+            plane.up(progress=messages.append)
+            assert plane.ports is not None
+            assert plane.ports.etcd_client != taken
+        finally:
+            plane.down()
+
+    assert "a chosen port was taken meanwhile; starting again on new ports" in messages
+    assert "address already in use" in (tmp_path / "logs" / "etcd.log").read_text()

@@ -8,12 +8,13 @@ the cluster directory:
 
     DIR/kubeconfig        contexts: one per test user (users.TEST_USERS), default platform-admin
     DIR/cluster.json      ports and server URL of the running cluster
-    DIR/pki/ DIR/etcd/    certificates and keys; etcd data
+    DIR/pki/ DIR/etcd/    certificates, keys and tokens (kept); etcd data (fresh on every up)
     DIR/logs/<c>.log      each component's output; DIR/pids/<c>.pid its PID and start time
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import shutil
@@ -23,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,7 @@ ADMISSION_PLUGINS = (
     "ValidatingAdmissionPolicy",
 )
 READY_TIMEOUT_SECONDS = 90.0
+START_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ class Ports:
     def pick(cls) -> Ports:
         chosen: set[int] = set()
         values = []
-        while len(values) < 6:
+        while len(values) < len(fields(cls)):
             port = processes.free_port()
             if port not in chosen:
                 chosen.add(port)
@@ -124,6 +126,11 @@ class ControlPlane:
     daemons: list[Daemon] = field(default_factory=list)
     ports: Ports | None = None
     tokens: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        tokens = self.dir / "tokens.json"
+        if not self.tokens and tokens.exists():
+            self.tokens = json.loads(tokens.read_text())
 
     @property
     def kubeconfig(self) -> Path:
@@ -149,11 +156,20 @@ class ControlPlane:
             raise ComponentError(f"a cluster is already running in {self.dir}; run down first")
         self.dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        try:
-            self._up(progress)
-        except BaseException:
-            self.down()
-            raise
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._up(progress)
+                break
+            except ComponentError as error:
+                self._stop_after_failed_start()
+                # Free ports are picked, not held: another cluster starting at the same moment
+                # can take one first. Anything else is a real failure.
+                if "address already in use" not in str(error) or attempt == START_ATTEMPTS:
+                    raise
+                progress("a chosen port was taken meanwhile; starting again on new ports")
+            except BaseException:
+                self._stop_after_failed_start()
+                raise
         progress(f"control plane ready in {time.monotonic() - started:.1f}s at {self.server}")
 
     def down(self) -> None:
@@ -169,6 +185,11 @@ class ControlPlane:
             busy = [port for port in vars(ports).values() if processes.port_in_use(port)]
             if busy:
                 raise ComponentError(f"ports still in use after stopping the cluster: {busy}")
+
+    def _stop_after_failed_start(self) -> None:
+        """Stop what a failed start left running without hiding the failure that stopped it."""
+        with contextlib.suppress(ComponentError):
+            self.down()
 
     def kubectl(
         self,
@@ -197,6 +218,8 @@ class ControlPlane:
 
     def _up(self, progress: Callable[[str], None]) -> None:
         self.ports = Ports.pick()
+        # Every start is a fresh, empty cluster (etcd keeps its peer URLs in its data).
+        shutil.rmtree(self.dir / "etcd", ignore_errors=True)
         pki = ensure_pki(self.dir / "pki")
         self.tokens = self._ensure_tokens()
         self._write_state()
