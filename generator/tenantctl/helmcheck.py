@@ -26,6 +26,10 @@ class ChartCheck:
     rendered: str
 
 
+class HelmFailed(Exception):
+    """helm ran and rejected the chart or its values; the message is helm's."""
+
+
 def helm_binary() -> Path:
     helm = find_tool("helm")
     if helm is None:
@@ -34,7 +38,7 @@ def helm_binary() -> Path:
 
 
 def template(chart: Path, *extra: str) -> str:
-    """``helm template`` of ``chart``; raises ``ToolMissing`` when helm is absent or fails."""
+    """``helm template`` of ``chart``: ``ToolMissing`` without helm, ``HelmFailed`` on errors."""
     result = subprocess.run(
         [str(helm_binary()), "template", RELEASE_NAME, str(chart), *extra],
         capture_output=True,
@@ -42,7 +46,7 @@ def template(chart: Path, *extra: str) -> str:
         check=False,
     )
     if result.returncode != 0:
-        raise ToolMissing(f"helm template failed: {result.stderr.strip()}")
+        raise HelmFailed(f"helm template failed: {result.stderr.strip()}")
     return result.stdout
 
 
@@ -56,4 +60,7 @@ def check_chart(chart: Path) -> ChartCheck:
     output = (lint.stdout + lint.stderr).strip()
     if lint.returncode != 0:
         return ChartCheck(False, output, "")
-    return ChartCheck(True, output, template(chart))
+    try:
+        return ChartCheck(True, output, template(chart))
+    except HelmFailed as err:
+        return ChartCheck(False, str(err), "")

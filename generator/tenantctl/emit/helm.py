@@ -257,6 +257,160 @@ def chart_values(tenantset: TenantSet) -> dict[str, Any]:
     }
 
 
+_STRINGS: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
+_QUANTITIES: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {"type": ["string", "integer"]},
+}
+_PORTS: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["port"],
+        "additionalProperties": False,
+        "properties": {
+            "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+            "endPort": {"type": "integer", "minimum": 1, "maximum": 65535},
+            "protocol": {"enum": ["TCP", "UDP", "SCTP"]},
+        },
+    },
+}
+_SUBJECTS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "groups": {"type": "array", "items": {"type": "string"}},
+        "users": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_DNS_LABEL: dict[str, Any] = {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"}
+_LEVEL: dict[str, Any] = {"enum": ["privileged", "baseline", "restricted"]}
+
+
+def _namespace_schema(*, named: bool) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "podSecurity": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"enforce": _LEVEL, "audit": _LEVEL, "warn": _LEVEL},
+        },
+        "quota": _QUANTITIES,
+        "limits": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {k: _QUANTITIES for k in ("default", "defaultRequest", "max")},
+        },
+        "nodeSelector": _STRINGS,
+        "allowNodePort": {"type": "boolean"},
+        "allowLoadBalancer": {"type": "boolean"},
+        "requirePullAlways": {"type": "boolean"},
+        "network": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "allowSameTenant": {"type": "boolean"},
+                "egress": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "cidr"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": _DNS_LABEL,
+                            "cidr": {"type": "string"},
+                            "except": {"type": "array", "items": {"type": "string"}},
+                            "ports": _PORTS,
+                        },
+                    },
+                },
+                "ingress": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "namespace"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": _DNS_LABEL,
+                            "namespace": _DNS_LABEL,
+                            "podLabels": _STRINGS,
+                            "ports": _PORTS,
+                        },
+                    },
+                },
+            },
+        },
+        "istio": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "mtls": {"enum": ["STRICT", "PERMISSIVE"]},
+                "sidecarInjection": {"type": "boolean"},
+                "agents": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "selector"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": _DNS_LABEL,
+                            "selector": _STRINGS,
+                            "ports": {"type": "array", "items": {"type": "integer"}},
+                            "principals": {"type": "array", "items": {"type": "string"}},
+                            "namespaces": {"type": "array", "items": _DNS_LABEL},
+                        },
+                    },
+                },
+            },
+        },
+    }
+    schema: dict[str, Any] = {"type": "object", "additionalProperties": False}
+    if named:
+        properties = {"name": _DNS_LABEL, "environment": {"type": "string"}, **properties}
+        schema["required"] = ["name"]
+    schema["properties"] = properties
+    return schema
+
+
+def values_schema() -> dict[str, Any]:
+    """JSON schema of values.yaml: `helm lint`, `install` and `template` reject typos in tenant
+    data (an unknown key, a quota that is not a quantity) before anything is rendered."""
+    return {
+        "$schema": "https://json-schema.org/draft-07/schema#",
+        "title": "tenantctl chart values",
+        "type": "object",
+        "required": ["specId", "platform", "tenants"],
+        "properties": {
+            "specId": _DNS_LABEL,
+            "keepNamespaces": {"type": "boolean"},
+            "static": {"type": "object", "additionalProperties": {"type": "boolean"}},
+            "platform": {"type": "object"},
+            "namespaceDefaults": _namespace_schema(named=False),
+            "tenants": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "owner", "namespaces"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": _DNS_LABEL,
+                        "displayName": {"type": "string"},
+                        "owner": {"type": "string"},
+                        "contact": {"type": "string"},
+                        "costCenter": {"type": "string"},
+                        "roles": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {role: _SUBJECTS for role in ("admin", "edit", "view")},
+                        },
+                        "namespaces": {"type": "array", "items": _namespace_schema(named=True)},
+                    },
+                },
+            },
+        },
+    }
+
+
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader(TEMPLATE_PACKAGE, TEMPLATE_FOLDER),
@@ -332,6 +486,7 @@ def chart_files(tenantset: TenantSet) -> dict[str, str]:
         "Chart.yaml": dump_documents([chart], header).replace("---\n", "", 1),
         "values.yaml": dump_documents([chart_values(tenantset)], header).replace("---\n", "", 1),
     }
+    files["values.schema.json"] = json.dumps(values_schema(), indent=2) + "\n"
     environment = _environment()
     context = _template_context(spec_id)
     for name in _template_names():

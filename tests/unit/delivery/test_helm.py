@@ -3,7 +3,8 @@
 Covers: the chart renders exactly the objects of the Kustomize output (after removing the labels
 and annotations that exist for Helm's sake); `helm lint --strict` is clean; values drive the
 chart (a tenant added to values.yaml gets its objects; a namespace setting overrides a default key
-by key); namespaces survive `helm uninstall`; output is deterministic.
+by key); a typo in the values is rejected by the values schema; namespaces survive `helm
+uninstall`; output is deterministic.
 """
 
 from __future__ import annotations
@@ -199,3 +200,12 @@ def test_the_chart_warns_that_helm_install_relabels_managed_by(tmp_path: Path) -
     NOTES say so, since prune and admission policies select on that label."""
     notes = (write_chart(EXAMPLE, tmp_path / "chart") / "templates" / "NOTES.txt").read_text()
     assert f"{labels.MANAGED_BY}=Helm" in notes
+
+
+def test_a_typo_in_tenant_values_is_rejected_by_the_values_schema(tmp_path: Path) -> None:
+    chart = write_chart(EXAMPLE, tmp_path / "chart")
+    values = yaml.safe_load((chart / "values.yaml").read_text())
+    values["tenants"][1]["namespaces"][0]["quotaa"] = {"pods": "5"}
+    (tmp_path / "typo.yaml").write_text(yaml.safe_dump(values))
+    with pytest.raises(helmcheck.HelmFailed, match="quotaa"):
+        helmcheck.template(chart, "-f", str(tmp_path / "typo.yaml"))
