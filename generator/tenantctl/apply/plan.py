@@ -44,19 +44,24 @@ def describe(key: Key) -> str:
 
 def applied_hash(obj: Obj) -> str:
     """sha256 of the rendered object's canonical JSON (without the hash annotation itself)."""
-    plain = copy.deepcopy(obj)
-    annotations = plain["metadata"].get("annotations") or {}
-    annotations.pop(labels.APPLIED_HASH, None)
-    if not annotations:
-        plain["metadata"].pop("annotations", None)
-    text = json.dumps(plain, sort_keys=True, separators=(",", ":"))
+    annotations = obj["metadata"].get("annotations") or {}
+    if labels.APPLIED_HASH in annotations:
+        plain = copy.deepcopy(obj)
+        rest = plain["metadata"]["annotations"]
+        rest.pop(labels.APPLIED_HASH)
+        if not rest:
+            plain["metadata"].pop("annotations")
+        obj = plain
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def with_applied_hash(obj: Obj) -> Obj:
-    result = copy.deepcopy(obj)
-    result["metadata"].setdefault("annotations", {})[labels.APPLIED_HASH] = applied_hash(obj)
-    return result
+    """``obj`` with its applied-hash annotation; shares everything but the metadata."""
+    digest = applied_hash(obj)
+    metadata = dict(obj["metadata"])
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), labels.APPLIED_HASH: digest}
+    return {**obj, "metadata": metadata}
 
 
 def owner_of(obj: Obj) -> tuple[str | None, str | None]:

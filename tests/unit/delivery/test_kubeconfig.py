@@ -172,3 +172,38 @@ def test_plain_http_servers_need_no_tls_context() -> None:
     assert (
         config.ssl_context(config.Connection(server="http://127.0.0.1:8080", context="c")) is None
     )
+
+
+def test_apply_and_diff_with_an_unusable_kubeconfig_exit_4_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    from click.testing import CliRunner
+
+    from tenantctl.cli import main
+
+    example = Path(__file__).resolve().parents[3] / "examples" / "tenants.yaml"
+    for command in ("apply", "diff"):
+        result = CliRunner().invoke(
+            main, [command, str(example), "--kubeconfig", str(tmp_path / "missing")]
+        )
+        assert result.exit_code == 4, result.output
+        assert "kubeconfig" in result.output and "does not exist" in result.output
+        assert "Traceback" not in result.output
+
+
+def test_an_unreachable_cluster_exits_4_with_the_server_named(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tenantctl.cli import main
+
+    path = kubeconfig(
+        tmp_path / "config",
+        contexts=[{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+        clusters=[{"name": "k", "cluster": {"server": "http://127.0.0.1:9"}}],
+        users=[{"name": "u", "user": {"token": "t"}}],
+        current="c",
+    )
+    example = Path(__file__).resolve().parents[3] / "examples" / "tenants.yaml"
+    result = CliRunner().invoke(main, ["apply", str(example), "--kubeconfig", str(path)])
+    assert result.exit_code == 4, result.output
+    assert "cannot reach http://127.0.0.1:9" in result.output
