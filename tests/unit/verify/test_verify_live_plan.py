@@ -14,7 +14,7 @@ from typing import Any
 
 from tenantctl.kube.errors import Forbidden, Invalid
 from tenantctl.spec.reading import read_tenantset
-from tenantctl.verify import expectations, live, manifests
+from tenantctl.verify import expectations, manifests, mtb, probes
 from tenantctl.verify.kubeclient import Identity
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "tenants.yaml"
@@ -35,17 +35,17 @@ class FakeClient:
         return {}
 
 
-def planned() -> list[live.Benchmark]:
+def planned() -> list[probes.Benchmark]:
     tenantset = read_tenantset(EXAMPLE)
     inventory = manifests.from_tenantset(tenantset, "example")
-    return live.benchmarks(inventory, expectations.from_tenantset(tenantset), "openshell-sandbox")
+    return mtb.benchmarks(inventory, expectations.from_tenantset(tenantset), "openshell-sandbox")
 
 
 def test_every_request_that_could_write_is_a_server_side_dry_run() -> None:
     client = FakeClient()
     for benchmark in planned():
         for probe in benchmark.controls + benchmark.denials:
-            asyncio.run(live._send(client, probe))
+            asyncio.run(probes.send(client, probe))
     writes = [(m, p, params) for m, p, params, _ in client.sent if m != "GET"]
     assert writes, "the plan has no write probes at all"
     assert all(params == {"dryRun": "All"} for _, _, params in writes)
@@ -88,22 +88,22 @@ def test_each_pod_denial_is_the_compliant_pod_with_one_change() -> None:
 
 
 def test_only_authorisation_or_admission_refusals_count_as_denials() -> None:
-    probe = live.Probe("x", "POST", "/x")
-    assert live.Outcome(probe, False, 403, "forbidden").proper_denial()
+    probe = probes.Probe("x", "POST", "/x")
+    assert probes.Outcome(probe, False, 403, "forbidden").proper_denial()
     policy = "ValidatingAdmissionPolicy 'p' with binding 'p' denied request: no"
-    assert live.Outcome(probe, False, 422, policy).proper_denial()
-    assert not live.Outcome(probe, False, 422, "spec.containers: Required value").proper_denial()
-    assert not live.Outcome(probe, True, 200, "").proper_denial()
+    assert probes.Outcome(probe, False, 422, policy).proper_denial()
+    assert not probes.Outcome(probe, False, 422, "spec.containers: Required value").proper_denial()
+    assert not probes.Outcome(probe, True, 200, "").proper_denial()
 
 
-def benchmark(**refuse: Exception) -> tuple[live.Benchmark, FakeClient]:
-    bench = live.Benchmark(
+def benchmark(**refuse: Exception) -> tuple[probes.Benchmark, FakeClient]:
+    bench = probes.Benchmark(
         "mtb.test",
         "alpha",
         "alpha-dev",
         Identity("someone", ("alpha-admins",)),
-        [live.Probe("create a compliant pod", "POST", "/ok", {"name": "ok"})],
-        [live.Probe("create a root pod", "POST", "/root", {"name": "root"})],
+        [probes.Probe("create a compliant pod", "POST", "/ok", {"name": "ok"})],
+        [probes.Probe("create a root pod", "POST", "/root", {"name": "root"})],
         "test",
     )
     return bench, FakeClient(refuse)
@@ -111,7 +111,7 @@ def benchmark(**refuse: Exception) -> tuple[live.Benchmark, FakeClient]:
 
 def test_a_refused_positive_control_fails_the_check_without_trusting_the_denials() -> None:
     bench, client = benchmark(ok=Invalid(422, "Invalid", "quota exceeded"))
-    result = asyncio.run(live._run(client, bench))
+    result = asyncio.run(probes.run(client, bench))
     assert not result.ok
     assert result.reason.startswith("positive control refused")
     assert [path for _, path, _, _ in client.sent] == ["/ok"]  # the denials were not even sent
@@ -119,14 +119,14 @@ def test_a_refused_positive_control_fails_the_check_without_trusting_the_denials
 
 def test_an_admitted_denial_fails_the_check() -> None:
     bench, client = benchmark()
-    result = asyncio.run(live._run(client, bench))
+    result = asyncio.run(probes.run(client, bench))
     assert not result.ok
     assert "1 of 1 request(s) that must be denied were admitted" in result.reason
 
 
 def test_a_denial_after_an_admitted_control_passes() -> None:
     bench, client = benchmark(root=Forbidden(403, "Forbidden", "pods is forbidden"))
-    result = asyncio.run(live._run(client, bench))
+    result = asyncio.run(probes.run(client, bench))
     assert result.ok
     assert result.details == (
         "control create a compliant pod: admitted",
