@@ -343,3 +343,31 @@ def test_without_any_admission_policy_the_namespace_is_no_boundary() -> None:
     result = one(run(objects), "admission.policies")
     assert not result.ok
     assert result.reason.startswith("no tenantctl admission policies")
+
+
+def test_a_cluster_role_aggregated_into_admin_widens_every_tenant_admin() -> None:
+    # A ClusterRole carrying the aggregate-to-admin label adds its rules to the built-in admin
+    # role, so every tenant bound to admin may now raise its own quota.
+    objects = base_objects()
+    objects.append(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {
+                "name": "quota-editor",
+                "labels": {"rbac.authorization.k8s.io/aggregate-to-admin": "true"},
+            },
+            "rules": [{"apiGroups": [""], "resources": ["resourcequotas"], "verbs": ["update"]}],
+        }
+    )
+    verification = run(objects)
+    result = one(verification, "rbac.quota-write", tenant="red")
+    assert not result.ok
+    assert result.details == (
+        "Group red-admins -> ClusterRole admin in red-a (RoleBinding red-a/red-admins) "
+        "allows update resourcequotas",
+        "Group red-admins -> ClusterRole admin in red-b (RoleBinding red-b/red-admins) "
+        "allows update resourcequotas",
+    )
+    # blue binds edit, which the label does not reach.
+    assert failures(verification) == [("rbac.quota-write", None)]
