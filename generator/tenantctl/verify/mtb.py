@@ -13,6 +13,7 @@ pod with exactly one change, so a refusal can only be about that change.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -190,217 +191,258 @@ def benchmarks(
     namespaces = {name_of(ns): ns for ns in inventory.of_kind("Namespace")}
     found: list[Benchmark] = []
     for tenant in wanted.tenants:
-        found += _tenant_benchmarks(inventory, wanted, tenant, namespaces, sandbox_service_account)
+        admin = _identity(tenant, "admin") or _identity(tenant, "edit")
+        if admin is None or not tenant.namespaces:
+            continue  # live.verify_cluster reports the tenant it could not act as
+        target = _Target(tenant, admin, tenant.namespaces[0], namespaces.get(tenant.namespaces[0]))
+        found += [
+            _cluster_resources(target),
+            _quota_write(target, inventory),
+            _pod_security(target),
+            _service_exposure(target),
+            _self_service(target),
+            _rolebinding_scope(target, wanted),
+            _platform_objects(target, inventory),
+            _namespace_labels(target),
+            _sandbox_identity(target, sandbox_service_account),
+        ]
+        viewer = _identity(tenant, "view")
+        if viewer is not None:
+            found.append(_viewer_read_only(target, viewer))
+        other_tenants = _other_tenants(target, wanted)
+        if other_tenants is not None:
+            found.append(other_tenants)
     return found
 
 
-def _tenant_benchmarks(
-    inventory: Inventory,
-    wanted: Expectations,
-    tenant: TenantExpectation,
-    namespaces: dict[str, Manifest],
-    sandbox_service_account: str,
-) -> list[Benchmark]:
-    found: list[Benchmark] = []
-    admin = _identity(tenant, "admin") or _identity(tenant, "edit")
-    if admin is None or not tenant.namespaces:
-        return found
-    ns = tenant.namespaces[0]
-    namespace = namespaces.get(ns)
-    annotations = ((namespace or {}).get("metadata", {}).get("annotations")) or {}
-    pod = compliant_pod(ns, _node_selector(namespace), PROBE_NAME)
-    create_pod = Probe("create a compliant pod", "POST", _core(ns, "pods"), pod)
-    config_map = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": PROBE_NAME, "namespace": ns},
-    }
-    create_config_map = Probe("create a ConfigMap", "POST", _core(ns, "configmaps"), config_map)
-    list_pods = Probe("list pods", "GET", _core(ns, "pods"))
+@dataclass(frozen=True)
+class _Target:
+    """One tenant as the benchmark sees it: an admin identity and its first namespace."""
 
-    def bench(check: str, what: str, controls, denials=(), identity=admin, where=ns) -> None:
-        found.append(
-            Benchmark(check, tenant.name, where, identity, list(controls), list(denials), what)
+    tenant: TenantExpectation
+    admin: Identity
+    namespace: str
+    namespace_object: Manifest | None
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return (self.namespace_object or {}).get("metadata", {}).get("annotations") or {}
+
+    @property
+    def pod(self) -> Manifest:
+        return compliant_pod(self.namespace, _node_selector(self.namespace_object), PROBE_NAME)
+
+    def create_pod(self) -> Probe:
+        return Probe("create a compliant pod", "POST", _core(self.namespace, "pods"), self.pod)
+
+    def list_pods(self) -> Probe:
+        return Probe("list pods", "GET", _core(self.namespace, "pods"))
+
+    def create_config_map(self, namespace: str | None = None) -> Probe:
+        where = namespace or self.namespace
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(where)}
+        label = "create a ConfigMap" + (f" in {namespace}" if namespace else "")
+        return Probe(label, "POST", _core(where, "configmaps"), body)
+
+    def create_network_policy(self) -> Probe:
+        body = {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta(self.namespace),
+            "spec": {
+                "podSelector": {"matchLabels": {"app": PROBE_NAME}},
+                "policyTypes": ["Ingress"],
+            },
+        }
+        path = _group(NETWORKING, self.namespace, "networkpolicies")
+        return Probe("create a NetworkPolicy", "POST", path, body)
+
+    def own_subject(self) -> dict[str, str]:
+        """A subject the tenant may bind: its own group, else its namespace's default account."""
+        groups = (
+            self.tenant.roles.get("view", ((), ()))[0]
+            or self.tenant.roles.get("admin", ((), ()))[0]
+        )
+        if groups:
+            return {"apiGroup": RBAC_GROUP, "kind": "Group", "name": groups[0]}
+        return {"kind": "ServiceAccount", "name": "default", "namespace": self.namespace}
+
+    def bind(self, description: str, role: str, subject: dict[str, str]) -> Probe:
+        body = {
+            "apiVersion": RBAC,
+            "kind": "RoleBinding",
+            "metadata": _meta(self.namespace),
+            "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": role},
+            "subjects": [subject],
+        }
+        return Probe(description, "POST", _group(RBAC, self.namespace, "rolebindings"), body)
+
+    def benchmark(
+        self,
+        check: str,
+        what: str,
+        controls: list[Probe],
+        denials: list[Probe] | None = None,
+        *,
+        identity: Identity | None = None,
+        namespace: str | None = "",
+    ) -> Benchmark:
+        return Benchmark(
+            check,
+            self.tenant.name,
+            self.namespace if namespace == "" else namespace,
+            identity or self.admin,
+            controls,
+            denials or [],
+            what,
         )
 
-    bench(
+
+RBAC = "rbac.authorization.k8s.io/v1"
+RBAC_GROUP = "rbac.authorization.k8s.io"
+NETWORKING = "networking.k8s.io/v1"
+
+
+def _meta(namespace: str) -> dict[str, str]:
+    return {"name": PROBE_NAME, "namespace": namespace}
+
+
+def _cluster_resources(target: _Target) -> Benchmark:
+    return target.benchmark(
         "mtb.cluster-resources",
         "no access to cluster-scoped resources",
-        [list_pods],
+        [target.list_pods()],
         [Probe(what, "GET", path) for what, path in CLUSTER_READS],
     )
-    quota = _first(inventory.of_kind("ResourceQuota"), ns, managed=False)
-    limit_range = _first(inventory.of_kind("LimitRange"), ns, managed=False)
-    quota_denials = [
-        Probe(
-            "create a ResourceQuota",
-            "POST",
-            _core(ns, "resourcequotas"),
-            {
-                "apiVersion": "v1",
-                "kind": "ResourceQuota",
-                "metadata": {"name": PROBE_NAME, "namespace": ns},
-                "spec": {"hard": {"pods": "1000"}},
-            },
-        )
-    ]
-    if quota is not None:
-        quota_denials.append(
+
+
+def _quota_write(target: _Target, inventory: Inventory) -> Benchmark:
+    ns = target.namespace
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": _meta(ns),
+        "spec": {"hard": {"pods": "1000"}},
+    }
+    denials = [Probe("create a ResourceQuota", "POST", _core(ns, "resourcequotas"), quota)]
+    existing = _first(inventory.of_kind("ResourceQuota"), ns, managed=False)
+    if existing is not None:
+        denials.append(
             Probe(
-                f"raise ResourceQuota {name_of(quota)}",
+                f"raise ResourceQuota {name_of(existing)}",
                 "PATCH",
-                _core(ns, "resourcequotas", name_of(quota)),
+                _core(ns, "resourcequotas", name_of(existing)),
                 {"spec": {"hard": {"pods": "100000"}}},
                 MERGE_PATCH,
             )
         )
+    limit_range = _first(inventory.of_kind("LimitRange"), ns, managed=False)
     if limit_range is not None:
-        quota_denials.append(
+        denials.append(
             Probe(
                 f"delete LimitRange {name_of(limit_range)}",
                 "DELETE",
                 _core(ns, "limitranges", name_of(limit_range)),
             )
         )
-    bench("mtb.quota-write", "no write access to quotas", [create_config_map], quota_denials)
+    return target.benchmark(
+        "mtb.quota-write", "no write access to quotas", [target.create_config_map()], denials
+    )
 
-    bench(
+
+def _pod_security(target: _Target) -> Benchmark:
+    pull_always = target.annotations.get(labels.REQUIRE_PULL_ALWAYS, "true").lower() == "true"
+    return target.benchmark(
         "mtb.pod-security",
         "privileged, root, host and capability pods are rejected",
-        [create_pod],
-        _pod_denials(
-            ns, pod, annotations.get(labels.REQUIRE_PULL_ALWAYS, "true").lower() == "true"
-        ),
+        [target.create_pod()],
+        _pod_denials(target.namespace, target.pod, pull_always),
     )
+
+
+def _service_exposure(target: _Target) -> Benchmark:
+    ns = target.namespace
     cluster_ip = {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": PROBE_NAME, "namespace": ns},
+        "metadata": _meta(ns),
         "spec": {"ports": [{"port": 80}], "selector": {"app": PROBE_NAME}},
     }
-    exposure = []
+    denials = []
     for kind, switch in (
         ("NodePort", labels.ALLOW_NODEPORT),
         ("LoadBalancer", labels.ALLOW_LOADBALANCER),
     ):
-        if annotations.get(switch, "false").lower() != "true":
-            service = yaml.safe_load(yaml.safe_dump(cluster_ip))
-            service["spec"]["type"] = kind
-            exposure.append(
+        if target.annotations.get(switch, "false").lower() != "true":
+            service = {**cluster_ip, "spec": {**cluster_ip["spec"], "type": kind}}
+            denials.append(
                 Probe(f"create a {kind} Service", "POST", _core(ns, "services"), service)
             )
-    bench(
+    control = Probe("create a ClusterIP Service", "POST", _core(ns, "services"), cluster_ip)
+    return target.benchmark(
         "mtb.service-exposure",
         "NodePort and LoadBalancer Services are rejected",
-        [Probe("create a ClusterIP Service", "POST", _core(ns, "services"), cluster_ip)],
-        exposure,
+        [control],
+        denials,
     )
 
-    own_policy = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": PROBE_NAME, "namespace": ns},
-        "spec": {
-            "podSelector": {"matchLabels": {"app": PROBE_NAME}},
-            "policyTypes": ["Ingress"],
-        },
-    }
-    own_role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
+
+def _self_service(target: _Target) -> Benchmark:
+    role = {
+        "apiVersion": RBAC,
         "kind": "Role",
-        "metadata": {"name": PROBE_NAME, "namespace": ns},
+        "metadata": _meta(target.namespace),
         "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}],
     }
-    own_group = tenant.roles.get("view", ((), ()))[0] or tenant.roles.get("admin", ((),))[0]
-    subject = (
-        {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": own_group[0]}
-        if own_group
-        else {"kind": "ServiceAccount", "name": "default", "namespace": ns}
-    )
-
-    def binding(role_kind: str, role: str, subjects: list[dict]) -> Manifest:
-        return {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {"name": PROBE_NAME, "namespace": ns},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": role_kind,
-                "name": role,
-            },
-            "subjects": subjects,
-        }
-
-    rbac_path = "rbac.authorization.k8s.io/v1"
-    bench(
+    return target.benchmark(
         "mtb.self-service",
         "tenants manage their own Roles, RoleBindings and NetworkPolicies",
         [
-            Probe(
-                "create a NetworkPolicy",
-                "POST",
-                _group("networking.k8s.io/v1", ns, "networkpolicies"),
-                own_policy,
-            ),
-            Probe("create a Role", "POST", _group(rbac_path, ns, "roles"), own_role),
-            Probe(
-                "bind ClusterRole view to the tenant's own group",
-                "POST",
-                _group(rbac_path, ns, "rolebindings"),
-                binding("ClusterRole", "view", [subject]),
+            target.create_network_policy(),
+            Probe("create a Role", "POST", _group(RBAC, target.namespace, "roles"), role),
+            target.bind(
+                "bind ClusterRole view to the tenant's own group", "view", target.own_subject()
             ),
         ],
     )
-    escalations = [
-        Probe(
-            "bind cluster-admin in the tenant's namespace",
-            "POST",
-            _group(rbac_path, ns, "rolebindings"),
-            binding("ClusterRole", "cluster-admin", [subject]),
+
+
+def _rolebinding_scope(target: _Target, wanted: Expectations) -> Benchmark:
+    denials = [
+        target.bind(
+            "bind cluster-admin in the tenant's namespace", "cluster-admin", target.own_subject()
         )
     ]
     for other in wanted.tenants:
-        other_groups = [g for g in sorted(other.groups) if g not in tenant.groups]
-        if other.name != tenant.name and other_groups:
-            escalations.append(
-                Probe(
-                    f"grant view to tenant {other.name}'s group {other_groups[0]}",
-                    "POST",
-                    _group(rbac_path, ns, "rolebindings"),
-                    binding(
-                        "ClusterRole",
-                        "view",
-                        [
-                            {
-                                "apiGroup": "rbac.authorization.k8s.io",
-                                "kind": "Group",
-                                "name": other_groups[0],
-                            }
-                        ],
-                    ),
+        groups = [g for g in sorted(other.groups) if g not in target.tenant.groups]
+        if other.name != target.tenant.name and groups:
+            subject = {"apiGroup": RBAC_GROUP, "kind": "Group", "name": groups[0]}
+            denials.append(
+                target.bind(
+                    f"grant view to tenant {other.name}'s group {groups[0]}", "view", subject
                 )
             )
             break
-    bench(
+    return target.benchmark(
         "mtb.rolebinding-scope",
         "no cluster-admin and no grants to other tenants",
         [
-            Probe(
-                "bind ClusterRole view to the tenant's own group",
-                "POST",
-                _group(rbac_path, ns, "rolebindings"),
-                binding("ClusterRole", "view", [subject]),
+            target.bind(
+                "bind ClusterRole view to the tenant's own group", "view", target.own_subject()
             )
         ],
-        escalations,
+        denials,
     )
 
-    managed = []
+
+def _platform_objects(target: _Target, inventory: Inventory) -> Benchmark:
+    ns = target.namespace
+    denials = []
     policy = _first(inventory.of_kind("NetworkPolicy"), ns, prefer="default-deny")
     if policy is not None:
-        path = _group("networking.k8s.io/v1", ns, "networkpolicies", name_of(policy))
-        managed.append(Probe(f"delete NetworkPolicy {name_of(policy)}", "DELETE", path))
-        managed.append(
+        path = _group(NETWORKING, ns, "networkpolicies", name_of(policy))
+        denials.append(Probe(f"delete NetworkPolicy {name_of(policy)}", "DELETE", path))
+        denials.append(
             Probe(
                 f"widen NetworkPolicy {name_of(policy)} to every pod",
                 "PATCH",
@@ -409,68 +451,66 @@ def _tenant_benchmarks(
                 MERGE_PATCH,
             )
         )
-    role_binding = _first(inventory.of_kind("RoleBinding"), ns)
-    if role_binding is not None:
-        managed.append(
+    binding = _first(inventory.of_kind("RoleBinding"), ns)
+    if binding is not None:
+        denials.append(
             Probe(
-                f"delete RoleBinding {name_of(role_binding)}",
+                f"delete RoleBinding {name_of(binding)}",
                 "DELETE",
-                _group(rbac_path, ns, "rolebindings", name_of(role_binding)),
+                _group(RBAC, ns, "rolebindings", name_of(binding)),
             )
         )
-    bench(
+    return target.benchmark(
         "mtb.platform-objects",
         "no edits to the platform's objects in the tenant namespace",
-        [
-            Probe(
-                "create a NetworkPolicy",
-                "POST",
-                _group("networking.k8s.io/v1", ns, "networkpolicies"),
-                own_policy,
-            )
-        ],
-        managed,
+        [target.create_network_policy()],
+        denials,
     )
-    bench(
+
+
+def _namespace_labels(target: _Target) -> Benchmark:
+    path = f"/api/v1/namespaces/{target.namespace}"
+
+    def relabel(key: str, value: str, description: str) -> Probe:
+        body = {"metadata": {"labels": {key: value}}}
+        return Probe(description, "PATCH", path, body, MERGE_PATCH)
+
+    return target.benchmark(
         "mtb.namespace-labels",
         "no relabelling of the tenant namespace",
-        [Probe("get the namespace", "GET", f"/api/v1/namespaces/{ns}")],
+        [Probe("get the namespace", "GET", path)],
         [
-            Probe(
-                f"set {labels.TENANT} on the namespace",
-                "PATCH",
-                f"/api/v1/namespaces/{ns}",
-                {"metadata": {"labels": {labels.TENANT: "someone-else"}}},
-                MERGE_PATCH,
-            ),
-            Probe(
+            relabel(labels.TENANT, "someone-else", f"set {labels.TENANT} on the namespace"),
+            relabel(
+                labels.POD_SECURITY_ENFORCE,
+                "privileged",
                 f"set {labels.POD_SECURITY_ENFORCE}=privileged on the namespace",
-                "PATCH",
-                f"/api/v1/namespaces/{ns}",
-                {"metadata": {"labels": {labels.POD_SECURITY_ENFORCE: "privileged"}}},
-                MERGE_PATCH,
             ),
         ],
     )
-    sandbox_pod = _variant(
-        pod, lambda spec, _: spec.update(serviceAccountName=sandbox_service_account)
+
+
+def _sandbox_identity(target: _Target, sandbox_service_account: str) -> Benchmark:
+    ns = target.namespace
+    as_sandbox = _variant(
+        target.pod, lambda spec, _: spec.update(serviceAccountName=sandbox_service_account)
     )
     sandbox = {
         "apiVersion": "agents.x-k8s.io/v1beta1",
         "kind": "Sandbox",
-        "metadata": {"name": PROBE_NAME, "namespace": ns},
+        "metadata": _meta(ns),
         "spec": {"podTemplate": {"spec": {"containers": [{"name": "main", "image": IMAGE}]}}},
     }
-    bench(
+    return target.benchmark(
         "mtb.sandbox-identity",
         "sandboxes only through the gateway; no pods as the sandbox account",
-        [create_pod],
+        [target.create_pod()],
         [
             Probe(
                 f"create a pod as ServiceAccount {sandbox_service_account}",
                 "POST",
                 _core(ns, "pods"),
-                sandbox_pod,
+                as_sandbox,
             ),
             Probe(
                 "create a Sandbox directly",
@@ -480,47 +520,41 @@ def _tenant_benchmarks(
             ),
         ],
     )
-    viewer = _identity(tenant, "view")
-    if viewer is not None:
-        bench(
-            "mtb.viewer-read-only",
-            "viewers read but cannot write",
-            [list_pods],
-            [
-                create_config_map,
-                Probe("create a compliant pod", "POST", _core(ns, "pods"), pod),
-            ],
-            identity=viewer,
-        )
-    # Every ordered pair: this tenant's admin against every other tenant's namespaces.
-    own_controls = [
-        list_pods,
-        Probe("list secrets", "GET", _core(ns, "secrets")),
-        create_config_map,
-    ]
+
+
+def _viewer_read_only(target: _Target, viewer: Identity) -> Benchmark:
+    return target.benchmark(
+        "mtb.viewer-read-only",
+        "viewers read but cannot write",
+        [target.list_pods()],
+        [target.create_config_map(), target.create_pod()],
+        identity=viewer,
+    )
+
+
+def _other_tenants(target: _Target, wanted: Expectations) -> Benchmark | None:
+    """This tenant's admin against every namespace of every other tenant (ordered pairs)."""
     denials = []
     for other in wanted.tenants:
-        if other.name == tenant.name:
+        if other.name == target.tenant.name:
             continue
         for other_ns in other.namespaces:
-            other_map = {**config_map, "metadata": {"name": PROBE_NAME, "namespace": other_ns}}
             denials += [
                 Probe(f"list pods in {other_ns}", "GET", _core(other_ns, "pods")),
                 Probe(f"list secrets in {other_ns}", "GET", _core(other_ns, "secrets")),
-                Probe(
-                    f"create a ConfigMap in {other_ns}",
-                    "POST",
-                    _core(other_ns, "configmaps"),
-                    other_map,
-                ),
+                target.create_config_map(other_ns),
             ]
-    if denials:
-        bench(
-            "mtb.other-tenants",
-            "no access to any other tenant's namespaces",
-            own_controls,
-            denials,
-            where=None,
-        )
-
-    return found
+    if not denials:
+        return None
+    controls = [
+        target.list_pods(),
+        Probe("list secrets", "GET", _core(target.namespace, "secrets")),
+        target.create_config_map(),
+    ]
+    return target.benchmark(
+        "mtb.other-tenants",
+        "no access to any other tenant's namespaces",
+        controls,
+        denials,
+        namespace=None,
+    )
