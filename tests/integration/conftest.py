@@ -3,8 +3,8 @@
 Integration tests are marked `@pytest.mark.integration` and talk to the cluster through the real
 kubectl, as the users in `localcluster.TEST_USERS` (one kubeconfig context each).
 
-Skip policy: `TENANTCTL_SKIP_INTEGRATION=1` skips the integration tests, and the run says so in
-its header and summary. Nothing else skips them: missing tools or a cluster that does not come up
+Skip policy: `TENANTCTL_SKIP_INTEGRATION=1` skips the integration tests, and the run says so at
+its end. Nothing else skips them: missing tools or a cluster that does not come up
 fail every integration test loudly, naming the component and showing its log tail.
 """
 
@@ -39,8 +39,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
-    return f"integration tests: SKIPPED ({SKIP_VARIABLE}=1)" if integration_skipped() else None
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if integration_skipped():
+        terminalreporter.write_sep("=", f"integration tests SKIPPED: {SKIP_REASON}", yellow=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
