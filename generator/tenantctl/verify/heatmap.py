@@ -20,7 +20,7 @@ EMPTY = "#f3f3f3"
 def _shade(text: str) -> int:
     if text.startswith("all ports") or " any" in text:
         return 2
-    if "-" in text or text.count(",") >= 2 or "path(s)" in text:
+    if "-" in text or text.count(",") >= 2 or "pair(s)" in text:
         return 1
     return 0
 

@@ -442,15 +442,18 @@ def matrix(
     order = sorted(set(groups.values()))
     if len(order) > MATRIX_LIMIT:
         return [], {}, {}, f"not drawn: {len(involved)} namespaces, {len(order)} tenants"
+    # Cells count the namespace pairs that connect, so a tenant row reads "3 namespace pairs".
+    pairs: set[tuple[str, str]] = set()
+    for namespace in tenant_namespaces:
+        pairs.update((namespace, f.destination.namespace) for f in reach.outgoing(namespace))
+        pairs.update((f.source.namespace, namespace) for f in reach.incoming(namespace))
     counts: dict[tuple[str, str], int] = {}
     verdicts: dict[tuple[str, str], bool] = {}
-    for namespace in tenant_namespaces:
-        for flow in reach.outgoing(namespace):
-            key = (groups[namespace], groups.get(flow.destination.namespace, "?"))
-            counts[key] = counts.get(key, 0) + 1
-            pair = (flow.source.namespace, flow.destination.namespace)
-            verdicts[key] = verdicts.get(key, True) and pair not in analysis.unexpected
-    texts = {key: f"{n} path(s)" for key, n in counts.items()}
+    for pair in pairs:
+        key = (groups[pair[0]], groups[pair[1]])
+        counts[key] = counts.get(key, 0) + 1
+        verdicts[key] = verdicts.get(key, True) and pair not in analysis.unexpected
+    texts = {key: f"{n} namespace pair(s)" for key, n in counts.items()}
     return [_shown(n) for n in order], _rename(texts), _rename(verdicts), "per tenant"
 
 

@@ -174,3 +174,26 @@ def test_reports_are_the_same_bytes_on_every_run(tmp_path: Path) -> None:
     assert "NOT allowed" not in svg
     assert "![Connectivity matrix (per namespace)](report.svg)" in outputs[0]["report.md"].decode()
     assert "<svg" in outputs[0]["report.html"].decode()
+
+
+def test_above_the_namespace_limit_the_matrix_is_drawn_per_tenant(monkeypatch) -> None:
+    from tenantctl.verify import network
+
+    monkeypatch.setattr(network, "MATRIX_LIMIT", 5)  # the example involves 6 namespaces
+    tenantset = read_tenantset(EXAMPLE)
+    verification = verify_inventory(
+        manifests.from_tenantset(tenantset, "example"), expectations.from_tenantset(tenantset)
+    )
+    assert verification.matrix_note == "per tenant"
+    assert verification.matrix_namespaces == [
+        "alpha",
+        "beta",
+        "istio-ingress",
+        "kube-system",
+        "tenantctl-system",
+    ]
+    # alpha-dev <-> alpha-prod both ways, and alpha-prod's clients of its own agent.
+    assert verification.matrix[("alpha", "alpha")] == "3 namespace pair(s)"
+    assert verification.matrix[("alpha", "kube-system")] == "2 namespace pair(s)"
+    assert verification.matrix[("istio-ingress", "beta")] == "1 namespace pair(s)"
+    assert all(verification.matrix_expected.values())
