@@ -33,6 +33,7 @@ from tenantctl.verify.static import verify_inventory
 # (path of the cluster-wide LIST, kind, whether the API may be absent)
 READ = (
     ("/api/v1/namespaces", "Namespace", False),
+    ("/api/v1/pods", "Pod", False),
     ("/apis/networking.k8s.io/v1/networkpolicies", "NetworkPolicy", False),
     ("/apis/rbac.authorization.k8s.io/v1/roles", "Role", False),
     ("/apis/rbac.authorization.k8s.io/v1/rolebindings", "RoleBinding", False),
@@ -68,7 +69,8 @@ DEFAULT_SANDBOX_SERVICE_ACCOUNT = "openshell-sandbox"
 async def read_inventory(client: Client, source: str) -> Inventory:
     async def one(path: str, kind: str, optional: bool) -> list[Manifest]:
         try:
-            items = await client.list_items(path)
+            # Of pods only their labels matter: list metadata, not whole specs.
+            items = await client.list_items(path, metadata_only=kind == "Pod")
         except NotFound:
             if optional:
                 return []

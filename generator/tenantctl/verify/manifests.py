@@ -111,6 +111,36 @@ def ref(obj: Manifest) -> str:
     )
 
 
+# Where each kind keeps the labels of the pods it makes.
+_POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
+    "Pod": ("metadata",),
+    "Deployment": ("spec", "template", "metadata"),
+    "StatefulSet": ("spec", "template", "metadata"),
+    "DaemonSet": ("spec", "template", "metadata"),
+    "ReplicaSet": ("spec", "template", "metadata"),
+    "Job": ("spec", "template", "metadata"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "metadata"),
+    "Sandbox": ("spec", "podTemplate", "metadata"),
+}
+
+
+def pod_label_sets(inventory: Inventory) -> list[tuple[str, dict[str, str]]]:
+    """(namespace, labels) of every pod the input shows or describes: Pods themselves (live mode
+    reads them) and the pod templates of workloads and Sandboxes. Distinct sets only."""
+    found: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, str]] = {}
+    for kind, path in _POD_TEMPLATE_PATHS.items():
+        for obj in inventory.of_kind(kind):
+            node: Any = obj
+            for key in path:
+                node = node.get(key) if isinstance(node, dict) else None
+            pod_labels = (node or {}).get("labels") if isinstance(node, dict) else None
+            if not isinstance(pod_labels, dict) or not pod_labels:
+                continue
+            as_text = {str(k): str(v) for k, v in pod_labels.items()}
+            found.setdefault((namespace_of(obj), tuple(sorted(as_text.items()))), as_text)
+    return [(namespace, labels_) for (namespace, _), labels_ in sorted(found.items())]
+
+
 def from_tenantset(tenantset: TenantSet, source: str) -> Inventory:
     """The objects ``tenantctl generate`` would write for this spec, without writing them."""
     return Inventory.of(source, render(tenantset).all_manifests())

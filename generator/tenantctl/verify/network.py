@@ -14,13 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tenantctl import labels
-from tenantctl.verify import netpol
+from tenantctl.verify import manifests, netpol
 from tenantctl.verify.expectations import DNS_PORTS, Allowance, Endpoint, Expectations
 from tenantctl.verify.manifests import Inventory, namespace_of, ref
 from tenantctl.verify.netpol import OTHER_NAMESPACE, Flow, PodClass, Policy, Reachability
 from tenantctl.verify.ports import NO_PORTS, PortSet
 from tenantctl.verify.results import PLATFORM, Result, failed, passed
-from tenantctl.verify.selectors import SelectorError
+from tenantctl.verify.selectors import Selector, SelectorError
 
 # Keys a namespace selector may trust: the API server sets the name; admission policy guards
 # the rest so that tenants cannot add, change or remove them.
@@ -295,7 +295,12 @@ def analyse_network(
     names = set(inventory.namespace_names()) | netpol.referenced_namespaces(policies)
     names |= set(expectations.tenant_namespaces()) | set(expectations.platform_namespaces)
     names |= {expectations.dns.namespace, expectations.gateway.namespace}
-    known = [(expectations.dns.namespace, expectations.dns.pods)]
+    # Pods the input shows (live Pods, workload templates) are told apart by their real labels.
+    known = [
+        (namespace, Selector.from_labels(found))
+        for namespace, found in manifests.pod_label_sets(inventory)
+    ]
+    known.append((expectations.dns.namespace, expectations.dns.pods))
     known.append((expectations.gateway.namespace, expectations.gateway.pods))
     for allowance in expectations.allowances:
         for namespace in allowance.destinations:

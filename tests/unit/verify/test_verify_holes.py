@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from verifycases import base_objects, failures, find, one, run, without
 
+from tenantctl.verify import expectations, manifests, network
+
 
 def test_the_hand_written_base_passes_every_check() -> None:
     verification = run(base_objects())
@@ -371,3 +373,32 @@ def test_a_cluster_role_aggregated_into_admin_widens_every_tenant_admin() -> Non
     )
     # blue binds edit, which the label does not reach.
     assert failures(verification) == [("rbac.quota-write", None)]
+
+
+def test_pods_of_workloads_in_the_input_are_analysed_with_their_real_labels() -> None:
+    # A Deployment whose pods carry both the agent label and another: a pod the selectors alone
+    # would never have produced. Its pods must still reach DNS and be held by the default deny.
+    objects = base_objects()
+    objects.append(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "agent", "namespace": "blue-a"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "agent"}},
+                "template": {
+                    "metadata": {"labels": {"app": "agent", "version": "2"}},
+                    "spec": {"containers": [{"name": "agent", "image": "agent:2"}]},
+                },
+            },
+        }
+    )
+    verification = run(objects)
+    dns = one(verification, "network.dns", "blue-a")
+    assert dns.ok
+    assert failures(verification) == []
+    inventory = manifests.Inventory.of("test", objects)
+    reach = network.analyse_network(inventory, expectations.infer(inventory)).reachability
+    assert (("app", "agent"), ("version", "2")) in {
+        pod.labels for pod in reach.classes_by_namespace["blue-a"]
+    }
