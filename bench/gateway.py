@@ -204,12 +204,15 @@ async def measure(cluster: ControlPlane, world: World, args: argparse.Namespace)
         "gateway", "gw", gateway_job, gateway.url, cluster.tokens[TENANT_USER], False
     )
 
-    async def gateway_tracks(count: int) -> bool:
+    async def tracked_now() -> int:
         async with (
             aiohttp.ClientSession(trust_env=False) as session,
             session.get(gateway.url + "/metrics") as response,
         ):
-            return tracked(await response.text()) >= count
+            return tracked(await response.text())
+
+    async def gateway_tracks(count: int) -> bool:
+        return await tracked_now() >= count
 
     existing = 2 * (args.creates + len(names))
     await wait_until(lambda: gateway_tracks(existing), 120)
@@ -221,6 +224,7 @@ async def measure(cluster: ControlPlane, world: World, args: argparse.Namespace)
     await wait_until(lambda: gateway_tracks(args.tracked), 300)
     await asyncio.sleep(2)
     rss, peak = rss_kib(pid)
+    tracked_count = await tracked_now()
     gateway.stop()
     return {
         "creates": args.creates,
@@ -231,7 +235,7 @@ async def measure(cluster: ControlPlane, world: World, args: argparse.Namespace)
         "p50_overhead_ms": round(through.p50_ms - direct.p50_ms, 2),
         "p99_overhead_ms": round(through.p99_ms - direct.p99_ms, 2),
         "throughput_ratio": round(through.per_second / direct.per_second, 3),
-        "tracked_sandboxes": args.tracked,
+        "tracked_sandboxes": tracked_count,
         "fill_failures": filled.failures,
         "gateway_rss_idle_mib": round(idle_rss / 1024, 1),
         "gateway_rss_tracking_mib": round(rss / 1024, 1),
