@@ -1,0 +1,178 @@
+"""Benchmark of `tenantctl apply` against `kubectl apply --server-side` of the same objects.
+
+In one run, each contender gets a fresh local control plane (tools/localcluster) holding only the
+gateway namespace the synthetic spec expects:
+
+1. tenantctl: `tenantctl apply SPEC -q` (spec parsing and rendering included), then again with
+   nothing changed, which must take at most 20 % of the first apply;
+2. kubectl: `kubectl apply --server-side -R -f DIR` of the same rendered objects, one file per
+   namespace plus one for cluster-scoped objects (named so they go first, as tenantctl orders
+   them), then the same command again with nothing changed. One file per namespace is kubectl's
+   best case: on a single 14,000-document file kubectl 1.32 spent over 13 CPU-minutes before its
+   first request. A kubectl run longer than --kubectl-timeout is reported as a lower bound.
+
+Both run as platform-admin. Targets (issue 6): first-apply throughput at least kubectl's;
+no-change apply at most 20 % of the first apply's time.
+
+Usage: python bench/apply.py [--tenants 2500] [--namespaces-per-tenant 4] [--concurrency 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+sys.path.insert(0, str(REPO / "bench"))
+
+from localcluster import ControlPlane  # noqa: E402
+from synthetic import synthetic_spec  # noqa: E402
+from tenantctl.emit.yamlio import dump_documents  # noqa: E402
+from tenantctl.render.bundle import render  # noqa: E402
+from tenantctl.spec.reading import read_tenantset  # noqa: E402
+
+TENANTCTL = Path(sys.executable).parent / "tenantctl"
+
+
+@dataclass(frozen=True)
+class Timing:
+    what: str
+    objects: int
+    seconds: float
+
+    def line(self) -> str:
+        rate = self.objects / self.seconds if self.seconds else float("inf")
+        return (
+            f"{self.what:<42} {self.objects:>8} objects {self.seconds:>9.1f} s {rate:>8.0f} obj/s"
+        )
+
+
+def timed(what: str, objects: int, command: list[str], timeout: float | None = None) -> Timing:
+    started = time.monotonic()
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, check=False, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        print(f"  {what}: not done after {timeout:.0f} s (lower bound)", flush=True)
+        return Timing(f"{what} [>]", objects, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    if result.returncode != 0:
+        raise SystemExit(f"{what} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    tail = result.stdout.strip().splitlines()[-1:] if "tenantctl" in command[0] else []
+    print(f"  {what}: {seconds:.1f} s {' '.join(tail)}", flush=True)
+    return Timing(what, objects, seconds)
+
+
+def fresh_cluster(folder: Path, gateway_namespace: str) -> ControlPlane:
+    plane = ControlPlane(folder)
+    plane.up()
+    plane.kubectl("create", "namespace", gateway_namespace)
+    return plane
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tenants", type=int, default=2500)
+    parser.add_argument("--namespaces-per-tenant", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--kubectl-timeout", type=float, default=1200.0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="tenantctl-bench-apply-") as scratch:
+        work = Path(scratch)
+        spec = work / "spec.yaml"
+        spec.write_text(
+            yaml.safe_dump(
+                synthetic_spec(args.tenants, args.namespaces_per_tenant), sort_keys=False
+            )
+        )
+        tenantset = read_tenantset(spec)
+        objects = render(tenantset).all_manifests()
+        objects.sort(key=lambda o: ("namespace" in o["metadata"], o["kind"] != "Namespace"))
+        manifests = work / "manifests"
+        manifests.mkdir()
+        by_file: dict[str, list[dict[str, object]]] = {}
+        for obj in objects:
+            namespace = obj["metadata"].get("namespace")
+            name = f"1-ns-{namespace}.yaml" if namespace else "0-cluster-scoped.yaml"
+            by_file.setdefault(name, []).append(obj)
+        for name, documents in by_file.items():
+            (manifests / name).write_text(dump_documents(documents))
+        gateway_namespace = tenantset.platform.gateway.namespace
+        count = len(objects)
+        print(
+            f"{len(tenantset.namespaces())} namespaces of {len(tenantset.tenants)} tenants: "
+            f"{count} objects",
+            flush=True,
+        )
+
+        timings: list[Timing] = []
+        plane = fresh_cluster(work / "tenantctl-cluster", gateway_namespace)
+        try:
+            tenantctl = [
+                str(TENANTCTL),
+                "apply",
+                str(spec),
+                "--kubeconfig",
+                str(plane.kubeconfig),
+                "--concurrency",
+                str(args.concurrency),
+                "-q",
+            ]
+            timings.append(timed("tenantctl apply (first)", count, tenantctl))
+            timings.append(timed("tenantctl apply (no change)", count, tenantctl))
+        finally:
+            plane.down()
+
+        plane = fresh_cluster(work / "kubectl-cluster", gateway_namespace)
+        try:
+            kubectl = [
+                "kubectl",
+                "--kubeconfig",
+                str(plane.kubeconfig),
+                "apply",
+                "--server-side",
+                "--field-manager=kubectl-bench",
+                "-R",
+                "-f",
+                str(manifests),
+                "-o",
+                "name",
+            ]
+            timings.append(
+                timed("kubectl apply --server-side (first)", count, kubectl, args.kubectl_timeout)
+            )
+            if not timings[-1].what.endswith("[>]"):
+                timings.append(
+                    timed(
+                        "kubectl apply --server-side (no change)",
+                        count,
+                        kubectl,
+                        args.kubectl_timeout,
+                    )
+                )
+        finally:
+            plane.down()
+
+    print()
+    for timing in timings:
+        print(timing.line())
+    tenantctl_first, tenantctl_again, kubectl_first = timings[:3]
+    speedup = kubectl_first.seconds / tenantctl_first.seconds
+    bound = "at least " if kubectl_first.what.endswith("[>]") else ""
+    ratio = tenantctl_again.seconds / tenantctl_first.seconds
+    print(f"first apply: tenantctl {bound}{speedup:.1f}x kubectl's throughput (target >= 1.0x)")
+    print(f"no-change apply: {ratio:.1%} of the first apply (target <= 20%)")
+
+
+if __name__ == "__main__":
+    main()
