@@ -15,16 +15,13 @@ import asyncio
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from tenantctl.apply import diffing, run
 from tenantctl.apply import plan as planning
 from tenantctl.apply.plan import Key, Obj, describe
 from tenantctl.kube import config, errors
-from tenantctl.kube.client import Client
-from tenantctl.kube.discovery import Discovery
 from tenantctl.render.bundle import render
 from tenantctl.spec.model import TenantSet
 from tenantctl.spec.problems import SpecError
@@ -38,6 +35,11 @@ EXIT_REFUSED = 5
 EXIT_INTERRUPTED = 130
 # Below this many objects a progress bar is noise.
 PROGRESS_THRESHOLD = 200
+
+if TYPE_CHECKING:
+    from tenantctl.apply import run
+    from tenantctl.kube.client import Client
+    from tenantctl.kube.discovery import Discovery
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -203,6 +205,11 @@ async def _apply(
     dry_run: bool,
     quiet: bool,
 ) -> int:
+    # aiohttp is imported here, not at module level: every other command starts faster.
+    from tenantctl.apply import run
+    from tenantctl.kube.client import Client
+    from tenantctl.kube.discovery import Discovery
+
     suffix = " (server dry run)" if dry_run else ""
     async with Client.connect(connection, concurrency=concurrency) as client:
         discovery = Discovery(client)
@@ -287,6 +294,8 @@ async def _delete_namespace(
     dry_run: bool,
 ) -> bool:
     """List what the namespace holds, confirm, delete. False when not confirmed."""
+    from tenantctl.apply import run
+
     contents, unreadable = await run.namespace_contents(client, discovery, name)
     click.echo(f"namespace/{name} is no longer in the spec and would be deleted with:")
     if contents:
@@ -340,6 +349,10 @@ async def _diff(
     concurrency: int,
     prune: bool,
 ) -> int:
+    from tenantctl.apply import diffing, run
+    from tenantctl.kube.client import Client
+    from tenantctl.kube.discovery import Discovery
+
     diffs: dict[Key, str] = {}
     failures: list[tuple[Key, str]] = []
     async with Client.connect(connection, concurrency=concurrency) as client:
