@@ -28,7 +28,7 @@ from tenantctl import kinds, labels
 from tenantctl.emit.kustomize import KUSTOMIZE_API
 from tenantctl.emit.yamlio import dump_documents, generated_header
 from tenantctl.render.bundle import Rendering
-from tenantctl.render.meta import Manifest, manifest, metadata, ownership_labels
+from tenantctl.render.meta import Manifest, manifest, metadata
 from tenantctl.spec.model import TenantSet
 
 Tool = Literal["argocd", "flux"]
@@ -78,6 +78,16 @@ class GitopsOutput:
     notes: list[str]
 
 
+def delivery_labels(tenantset: TenantSet, tenant: str | None = None) -> dict[str, str]:
+    """Labels of the GitOps objects: which spec (and tenant) they deliver, but deliberately not
+    ``managed-by: tenantctl``. The platform team applies them; `tenantctl apply --prune` selects
+    on managed-by and must never delete the machinery that syncs the tenants."""
+    result = {labels.PART_OF: labels.MANAGED_BY_VALUE, labels.SPEC_ID: tenantset.spec_id}
+    if tenant is not None:
+        result[labels.TENANT] = tenant
+    return result
+
+
 def output_folder(tool: Tool) -> str:
     return f"gitops/{tool}"
 
@@ -108,7 +118,7 @@ def _manager_note(tenantset: TenantSet, namespace: str, name: str, what: str) ->
 def argocd(tenantset: TenantSet, rendering: Rendering, delivery: Delivery) -> GitopsOutput:
     spec_id = tenantset.spec_id
     ns = delivery.gitops_namespace
-    owned = ownership_labels(tenantset)
+    owned = delivery_labels(tenantset)
     server = delivery.destination_server
     platform_project = f"tenantctl-{spec_id}-platform"
 
@@ -153,7 +163,7 @@ def argocd(tenantset: TenantSet, rendering: Rendering, delivery: Delivery) -> Gi
                 ARGOCD_API,
                 "AppProject",
                 metadata(
-                    project_name(spec_id, tenant), ownership_labels(tenantset, tenant), namespace=ns
+                    project_name(spec_id, tenant), delivery_labels(tenantset, tenant), namespace=ns
                 ),
                 spec={
                     "description": f"tenantctl {spec_id}: tenant {tenant}, its namespaces only",
@@ -290,7 +300,7 @@ def applier_cluster_role(tenantset: TenantSet, rendering: Rendering) -> Manifest
         }
     )
     return manifest(
-        RBAC_API, "ClusterRole", metadata(APPLIER, ownership_labels(tenantset)), rules=rules
+        RBAC_API, "ClusterRole", metadata(APPLIER, delivery_labels(tenantset)), rules=rules
     )
 
 
@@ -298,7 +308,7 @@ def applier_binding(tenantset: TenantSet, name: str, subjects: list[dict[str, st
     return manifest(
         RBAC_API,
         "ClusterRoleBinding",
-        metadata(name, ownership_labels(tenantset)),
+        metadata(name, delivery_labels(tenantset)),
         roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": APPLIER},
         subjects=subjects,
     )
@@ -315,7 +325,7 @@ def _git_ref(revision: str) -> dict[str, str]:
 def flux(tenantset: TenantSet, rendering: Rendering, delivery: Delivery) -> GitopsOutput:
     spec_id = tenantset.spec_id
     ns = delivery.gitops_namespace
-    owned = ownership_labels(tenantset)
+    owned = delivery_labels(tenantset)
     source_name = f"tenantctl-{spec_id}"
     source = manifest(
         FLUX_SOURCE_API,
@@ -328,7 +338,7 @@ def flux(tenantset: TenantSet, rendering: Rendering, delivery: Delivery) -> Gito
         return manifest(
             FLUX_KUSTOMIZE_API,
             "Kustomization",
-            metadata(name, ownership_labels(tenantset, tenant), namespace=ns),
+            metadata(name, delivery_labels(tenantset, tenant), namespace=ns),
             spec={
                 "interval": "10m",
                 "retryInterval": "1m",

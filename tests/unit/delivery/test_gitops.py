@@ -17,7 +17,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from tenantctl import kinds
+from tenantctl import kinds, labels
 from tenantctl.cli import main
 from tenantctl.emit import gitops
 from tenantctl.render.bundle import render
@@ -166,3 +166,15 @@ def test_kubeconform_rejects_a_broken_gitops_object(tmp_path: Path) -> None:
     report = validate_manifests(tmp_path)
     assert not report.ok
     assert any("destinationz" in finding.message for finding in report.findings)
+
+
+@pytest.mark.parametrize("tool", gitops.TOOLS)
+def test_no_gitops_object_can_be_selected_by_prune(tool: gitops.Tool) -> None:
+    """The applier ServiceAccount and ClusterRole are kinds prune lists: without managed-by,
+    `tenantctl apply --prune` of the same spec can never delete the machinery syncing it."""
+    from tenantctl.apply import plan
+
+    for docs in output(tool).files.values():
+        for obj in docs:
+            assert not plan.owned_by(obj, "example"), obj["metadata"]["name"]
+            assert obj["metadata"]["labels"][labels.SPEC_ID] == "example"
