@@ -13,6 +13,7 @@ Two parsers, for two jobs:
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -121,11 +122,12 @@ def _apply_merge_keys(node: Any) -> Any:
 def locate_spec(text: str, file: str) -> Locations:
     """Positions of every key and value; SpecError for syntax errors and duplicate keys."""
     locations = Locations(file)
+    lines = _LineIndex(text)
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        line, column = lines.position(mark) if mark else (1, 1)
         message = f"YAML syntax error: {err.problem or err.context}"
         raise SpecError(
             [Problem(file, line, column, "", message, "fix the YAML syntax at this position")]
@@ -136,13 +138,13 @@ def locate_spec(text: str, file: str) -> Locations:
     if not nodes:
         raise SpecError([Problem(file, 1, 1, "", "the file is empty", "write a TenantSet")])
     if len(nodes) > 1:
-        mark = nodes[1].start_mark
+        line, column = lines.position(nodes[1].start_mark)
         raise SpecError(
             [
                 Problem(
                     file,
-                    mark.line + 1,
-                    mark.column + 1,
+                    line,
+                    column,
                     "",
                     "the file holds more than one YAML document",
                     "keep one TenantSet per file",
@@ -154,23 +156,43 @@ def locate_spec(text: str, file: str) -> Locations:
         raise SpecError(
             [Problem(file, 1, 1, "", "the document is not a mapping", "start with apiVersion: ...")]
         )
-    walker = _PositionWalker(locations)
+    walker = _PositionWalker(locations, lines)
     walker.walk(root, ())
     if walker.problems:
         raise SpecError(walker.problems)
     return locations
 
 
+class _LineIndex:
+    """1-based line and column of a character offset, counting only ``\n`` as a line break.
+
+    PyYAML also breaks lines at NEL, LS and PS (YAML 1.1); editors and this project's YAML 1.2
+    parser do not, so positions are recomputed from the offset PyYAML reports.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._starts = [0]
+        index = text.find("\n")
+        while index != -1:
+            self._starts.append(index + 1)
+            index = text.find("\n", index + 1)
+
+    def position(self, mark: yaml.Mark) -> tuple[int, int]:
+        line = bisect_right(self._starts, mark.index)
+        return line, mark.index - self._starts[line - 1] + 1
+
+
 class _PositionWalker:
     """Records positions of composed YAML nodes by field path; reports duplicate keys."""
 
-    def __init__(self, locations: Locations) -> None:
+    def __init__(self, locations: Locations, lines: _LineIndex) -> None:
         self.locations = locations
+        self.lines = lines
         self.problems: list[Problem] = []
         self._constructor = yaml.constructor.SafeConstructor()
 
     def walk(self, node: yaml.Node, path: Path) -> None:
-        self.locations.values[path] = _position(node)
+        self.locations.values[path] = self.lines.position(node.start_mark)
         if isinstance(node, yaml.MappingNode):
             self._constructor.flatten_mapping(node)
             seen: set[str] = set()
@@ -182,7 +204,7 @@ class _PositionWalker:
                     self.problems.append(
                         Problem(
                             self.locations.file,
-                            *_position(key_node),
+                            *self.lines.position(key_node.start_mark),
                             format_path(child),
                             f"duplicate key {key!r} (first written at line {line})",
                             "remove one of them",
@@ -190,13 +212,9 @@ class _PositionWalker:
                     )
                     continue
                 seen.add(key)
-                self.locations.keys[child] = _position(key_node)
+                self.locations.keys[child] = self.lines.position(key_node.start_mark)
                 self.walk(value_node, child)
         elif isinstance(node, yaml.SequenceNode):
             for index, item_node in enumerate(node.value):
-                self.locations.keys[(*path, index)] = _position(item_node)
+                self.locations.keys[(*path, index)] = self.lines.position(item_node.start_mark)
                 self.walk(item_node, (*path, index))
-
-
-def _position(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1

@@ -458,3 +458,16 @@ def test_all_problems_are_reported_in_one_run_in_file_order(problems_in: Problem
         "14:17: spec.tenants[0].namespaces[0].name: 'kube-system' is the DNS namespace "
         "(choose another namespace name)",
     ]
+
+
+def test_lines_are_counted_as_editors_count_them_even_after_a_unicode_line_break(
+    problems_in: Problems,
+) -> None:
+    # PyYAML alone would count the NEL (U+0085) in the owner as a line break.
+    text = MINIMAL.replace("owner: alice@example.com", 'owner: "alice\x85smith"').replace(
+        "name: alpha-dev", "name: Alpha"
+    )
+    assert problems_in(text) == [
+        "14:17: spec.tenants[0].namespaces[0].name: 'Alpha' is not a valid DNS-1123 label "
+        "(use lower-case letters, digits and '-', starting and ending alphanumeric)"
+    ]
