@@ -59,6 +59,9 @@ def render_cluster_roles(tenantset: TenantSet) -> list[Manifest]:
     write_rules = [
         _rule([SANDBOX_GROUP], ["sandboxes"], [*READ_VERBS, *WRITE_VERBS]),
         _rule([""], ["events"], ["create", "patch"]),
+        # Bound in a namespace, this reads only that Namespace: enough for a gateway watching a
+        # list of namespaces (--watch-namespaces) to check their labels without cluster reads.
+        _rule([""], ["namespaces"], ["get"]),
     ]
     if openshell:
         write_rules += [
