@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from localcluster import FAKE_NODES, ControlPlane, processes
+from localcluster import ControlPlane, processes
 
 REPO = Path(__file__).resolve().parents[2]
 GATEWAY_BIN = Path(sys.executable).parent / "sandbox-gateway"
@@ -28,27 +28,6 @@ TENANTCTL_BIN = Path(sys.executable).parent / "tenantctl"
 GATEWAY_NAMESPACE = "tenantctl-system"
 TIMEOUT = 60.0
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-# Capacity for kwok's fake nodes. kwok's default leaves out ephemeral-storage, so every pod that
-# the generated LimitRange gives an ephemeral-storage request stays Pending ("Insufficient
-# ephemeral-storage"). kwok keeps a node's existing capacity, so setting it once suffices.
-# (Belongs in the cluster fixture's fake nodes; done here until it is.)
-FAKE_NODE_CAPACITY = {"cpu": "1k", "memory": "1Ti", "pods": "1M", "ephemeral-storage": "1Ti"}
-
-
-def give_fake_nodes_storage(cluster: ControlPlane) -> None:
-    status = {"status": {"capacity": FAKE_NODE_CAPACITY, "allocatable": FAKE_NODE_CAPACITY}}
-    for node in FAKE_NODES:
-        cluster.kubectl(
-            "patch",
-            "node",
-            node.name,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            json.dumps(status),
-        )
 
 
 def apply_spec(cluster: ControlPlane, spec: Path, workdir: Path) -> None:
@@ -60,7 +39,6 @@ def apply_spec(cluster: ControlPlane, spec: Path, workdir: Path) -> None:
         capture_output=True,
         text=True,
     )
-    give_fake_nodes_storage(cluster)
     apply = ("apply", "--server-side", "--field-manager=tenantctl", "--force-conflicts")
     cluster.kubectl(*apply, "-k", str(REPO / "bases" / "gateway"))
     cluster.kubectl(*apply, "-k", str(generated), timeout=600)

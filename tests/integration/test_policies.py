@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from localcluster import ADMIN_USER, FAKE_NODES, TEST_USERS, ControlPlane
+from localcluster import ADMIN_USER, TEST_USERS, ControlPlane
 from tenantctl.policies import load_catalog
 from tenantctl.policies.samples import (
     RESOURCES,
@@ -302,21 +302,6 @@ def _tenant_extras() -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": bindings})
 
 
-def _give_fake_nodes_ephemeral_storage(cluster: Cluster) -> None:
-    """kwok's fake Nodes report cpu, memory and pods but no ephemeral-storage, and the example's
-    LimitRange gives every container an ephemeral-storage request: without this no pod of a
-    tenant namespace could be scheduled."""
-    status = {"capacity": {"ephemeral-storage": "1Ti"}, "allocatable": {"ephemeral-storage": "1Ti"}}
-    for node in FAKE_NODES:
-        cluster.admin(
-            "patch",
-            f"node/{node.name}",
-            "--subresource=status",
-            "--type=merge",
-            f"--patch={json.dumps({'status': status})}",
-        )
-
-
 def _wait_until_enforced(cluster: Cluster) -> None:
     """Policies take effect asynchronously: dry-run one denied CREATE per policy until each is
     refused by its own policy."""
@@ -359,7 +344,6 @@ def bundle(cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> I
                 kube.admin("get", "sa/default", "-n", ns, check=False).returncode == 0
             )
         )
-    _give_fake_nodes_ephemeral_storage(kube)
     _wait_until_enforced(kube)
     try:
         yield kube

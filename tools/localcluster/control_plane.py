@@ -90,6 +90,10 @@ class FakeNode:
 
 FAKE_NODES = (FakeNode("kwok-node-eu", "eu-west-1"), FakeNode("kwok-node-us", "us-east-1"))
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+# kwok's node stage fills in cpu, memory and pods but no ephemeral-storage, so every pod given an
+# ephemeral-storage request (as tenant LimitRanges do) would stay Pending. kwok keeps capacity a
+# node already reports, so the bootstrap sets all of it on the status subresource.
+FAKE_NODE_CAPACITY = {"cpu": "1k", "memory": "1Ti", "pods": "1M", "ephemeral-storage": "1Ti"}
 
 
 @dataclass
@@ -428,6 +432,14 @@ class ControlPlane:
                 f"{path}?fieldManager={BOOTSTRAP_FIELD_MANAGER}&force=true",
                 body,
                 "application/apply-patch+yaml",
+            )
+        capacity = {"status": {"capacity": FAKE_NODE_CAPACITY, "allocatable": FAKE_NODE_CAPACITY}}
+        for node in FAKE_NODES:
+            self._api(
+                "PATCH",
+                f"/api/v1/nodes/{node.name}/status",
+                json.dumps(capacity).encode(),
+                "application/merge-patch+json",
             )
 
     def _api(
