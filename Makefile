@@ -30,9 +30,12 @@ test: tools
 	$(BIN)/ruff check generator gateway tests tools bench
 	$(BIN)/pytest
 
-## overlays: regenerate the committed output for examples/tenants.yaml
+## overlays: regenerate everything committed that is generated from examples/tenants.yaml
 overlays: venv
 	$(BIN)/tenantctl generate examples/tenants.yaml -o .
+	$(BIN)/python -m tenantctl.policies.folders examples/tenants.yaml policies
+	$(BIN)/python -m tenantctl.spec.reference > docs/spec.md
+	$(BIN)/pytest -q tests/unit/test_golden.py --update-golden
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache .ruff_cache
