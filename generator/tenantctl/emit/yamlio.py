@@ -68,40 +68,54 @@ def _scalar(value: Any) -> str:
 
 
 def _mapping(mapping: dict[str, Any], indent: int, lines: list[str]) -> None:
+    # The hot loop of writing 10,000 namespaces: strings (most keys and values) take the cached
+    # path without a call, and exact type checks replace isinstance chains.
     pad = " " * indent
+    cache = _scalar_cache
     for key, value in mapping.items():
-        name = _scalar(key)
-        if isinstance(value, dict):
+        name = cache.get(key) or _string(key)
+        kind = type(value)
+        if kind is str:
+            lines.append(f"{pad}{name}: {cache.get(value) or _string(value)}")
+        elif kind is dict:
             if value:
                 lines.append(f"{pad}{name}:")
                 _mapping(value, indent + 2, lines)
             else:
                 lines.append(f"{pad}{name}: {{}}")
-        elif isinstance(value, list):
+        elif kind is list:
             if value:
                 lines.append(f"{pad}{name}:")
                 _sequence(value, indent, lines)
             else:
                 lines.append(f"{pad}{name}: []")
+        elif isinstance(value, dict | list):  # subclasses: take the general path
+            _mapping({key: dict(value) if isinstance(value, dict) else list(value)}, indent, lines)
         else:
             lines.append(f"{pad}{name}: {_scalar(value)}")
 
 
 def _sequence(items: list[Any], indent: int, lines: list[str]) -> None:
     pad = " " * indent
+    cache = _scalar_cache
     for item in items:
-        if isinstance(item, dict | list) and item:
+        kind = type(item)
+        if kind is str:
+            lines.append(f"{pad}- {cache.get(item) or _string(item)}")
+        elif (kind is dict or kind is list) and item:
             nested: list[str] = []
-            if isinstance(item, dict):
+            if kind is dict:
                 _mapping(item, indent + 2, nested)
             else:
                 _sequence(item, indent + 2, nested)
             nested[0] = f"{pad}- {nested[0][indent + 2 :]}"
             lines.extend(nested)
-        elif isinstance(item, dict):
+        elif kind is dict:
             lines.append(f"{pad}- {{}}")
-        elif isinstance(item, list):
+        elif kind is list:
             lines.append(f"{pad}- []")
+        elif isinstance(item, dict | list):  # subclasses: take the general path
+            _sequence([dict(item) if isinstance(item, dict) else list(item)], indent, lines)
         else:
             lines.append(f"{pad}- {_scalar(item)}")
 
