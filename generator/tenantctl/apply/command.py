@@ -72,13 +72,6 @@ def _cluster_options(command: F) -> F:
                 show_default=True,
                 help="Requests in flight at once.",
             ),
-            click.option(
-                "--prune",
-                is_flag=True,
-                help="Delete objects of this spec (by its ownership labels) that are no "
-                "longer rendered. Never touches anything else, and never Namespaces "
-                "without --prune-namespaces.",
-            ),
         ]
     ):
         command = option(command)
@@ -125,6 +118,12 @@ def _refusals(the_plan: planning.Plan) -> None:
 @click.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @_cluster_options
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Delete objects of this spec (by its ownership labels) that are no longer rendered. "
+    "Never touches anything else, and never Namespaces without --prune-namespaces.",
+)
 @click.option(
     "--prune-namespaces",
     is_flag=True,
@@ -325,6 +324,12 @@ async def _delete_namespace(
 @click.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @_cluster_options
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Also show the deletions `apply --prune` would make (and, for stale namespaces, "
+    "`--prune-namespaces`).",
+)
 def diff(
     spec: Path, kubeconfig: Path | None, context: str | None, concurrency: int, prune: bool
 ) -> None:
