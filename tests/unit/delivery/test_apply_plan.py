@@ -173,3 +173,24 @@ def test_covers_requires_lists_of_the_same_length() -> None:
     assert plan.covers({"a": [{"x": 1}]}, {"a": [{"x": 1, "y": 2}], "b": 3})
     assert not plan.covers({"a": [{"x": 1}]}, {"a": [{"x": 1}, {"x": 2}]})
     assert not plan.covers({"a": "1"}, {"a": 1})
+
+
+def test_every_kind_tenantctl_renders_is_one_prune_looks_for() -> None:
+    """A renderer that adds a kind must add it to tenantctl.kinds, or objects of that kind left
+    behind by a later spec change would never be pruned."""
+    from pathlib import Path
+
+    from tenantctl import kinds
+    from tenantctl.render.bundle import render
+    from tenantctl.spec.reading import read_tenantset
+
+    repo = Path(__file__).resolve().parents[3]
+    known = {(kind.api_version, kind.kind) for kind in kinds.RENDERED_KINDS}
+    for spec in (
+        repo / "examples" / "tenants.yaml",
+        Path(__file__).parent / "variant-tenants.yaml",
+    ):
+        rendered = {
+            (o["apiVersion"], o["kind"]) for o in render(read_tenantset(spec)).all_manifests()
+        }
+        assert rendered <= known, rendered - known
