@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -48,13 +48,20 @@ class Client:
         *,
         concurrency: int = 64,
         timeout: float = DEFAULT_TIMEOUT,
+        extra_headers: Sequence[tuple[str, str]] = (),
     ) -> AsyncIterator[Client]:
-        headers = {"User-Agent": "tenantctl", "Accept": "application/json"}
+        """A session for ``connection``; ``extra_headers`` go on every request (repeatable
+        names such as ``Impersonate-Group`` may appear more than once)."""
+        headers: list[tuple[str, str]] = [
+            ("User-Agent", "tenantctl"),
+            ("Accept", "application/json"),
+            *extra_headers,
+        ]
         if connection.token:
-            headers["Authorization"] = f"Bearer {connection.token}"
+            headers.append(("Authorization", f"Bearer {connection.token}"))
         elif connection.username is not None:
             pair = f"{connection.username}:{connection.password or ''}".encode()
-            headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
+            headers.append(("Authorization", f"Basic {base64.b64encode(pair).decode()}"))
         ssl_context = config.ssl_context(connection)
         connector = aiohttp.TCPConnector(
             limit=concurrency, ssl=ssl_context if ssl_context is not None else False

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tenantctl.spec.resolving import SETTING_KEYS
 from tenantctl.spec.schema_check import tenantset_schema
 
 _INTRO = """\
@@ -39,17 +40,7 @@ Valid in `spec.defaults`, `spec.tenants[].defaults` and `spec.tenants[].namespac
 _TABLE_HEAD = "| field | type | default | description | example |\n|---|---|---|---|---|\n"
 
 # Settings are documented once, in their own table, not under each place they may be written.
-_SETTINGS_DEFS = {
-    "namespaceSettings",
-    "podSecurity",
-    "quota",
-    "limits",
-    "network",
-    "istio",
-    "placement",
-    "services",
-    "images",
-}
+_SETTINGS_DEFS = {"namespaceSettings", *SETTING_KEYS}  # each setting has a $def of its name
 
 
 def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
