@@ -19,12 +19,10 @@ import click
 
 from tenantctl import __version__, helmcheck
 from tenantctl.apply.command import apply, diff
+from tenantctl.commandline import read_spec_or_exit
 from tenantctl.emit import gitops, helm, kustomize, staging
 from tenantctl.kubeconform import Finding, Report, ToolMissing, validate_manifests
 from tenantctl.render.bundle import render
-from tenantctl.spec.model import TenantSet
-from tenantctl.spec.problems import SpecError
-from tenantctl.spec.reading import read_tenantset
 from tenantctl.verify.command import verify
 
 EXIT_OK = 0
@@ -37,17 +35,6 @@ _EPILOG = "Exit codes: 0 ok, 1 invalid manifests, 2 problems in the spec, 3 a to
 
 def _error(text: str) -> None:
     click.secho(text, fg="red", err=True)
-
-
-def _load(spec: Path) -> TenantSet:
-    try:
-        return read_tenantset(spec)
-    except SpecError as err:
-        for problem in err.problems:
-            click.echo(str(problem), err=True)
-        count = len(err.problems)
-        _error(f"{count} problem{'s' if count != 1 else ''} in {spec}; nothing was written.")
-        sys.exit(EXIT_BAD_SPEC)
 
 
 def _print_report(report: Report, what: str) -> None:
@@ -91,7 +78,7 @@ def validate(spec: Path | None, manifests: Path | None) -> None:
     if (spec is None) == (manifests is None):
         raise click.UsageError("give either SPEC or --manifests DIR")
     if spec is not None:
-        tenantset = _load(spec)
+        tenantset = read_spec_or_exit(spec, not_done="it is not valid")
         count = len(tenantset.namespaces())
         click.echo(f"{spec}: valid ({len(tenantset.tenants)} tenants, {count} namespaces).")
         return
@@ -170,7 +157,7 @@ def generate(
         raise click.UsageError("--gitops syncs the Kustomize tree: use it with --format kustomize")
     if gitops_tool is not None and not repo_url:
         raise click.UsageError("--gitops needs --repo-url (the repository OUTPUT is committed to)")
-    tenantset = _load(spec)
+    tenantset = read_spec_or_exit(spec, not_done="nothing was written")
     rendering = render(tenantset)
     notes: list[str] = []
     if output_format == "helm":

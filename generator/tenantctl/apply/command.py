@@ -21,11 +21,10 @@ import click
 
 from tenantctl.apply import plan as planning
 from tenantctl.apply.plan import Key, Obj, describe
+from tenantctl.commandline import read_spec_or_exit
 from tenantctl.kube import config, errors
 from tenantctl.render.bundle import render
 from tenantctl.spec.model import TenantSet
-from tenantctl.spec.problems import SpecError
-from tenantctl.spec.reading import read_tenantset
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -42,18 +41,6 @@ if TYPE_CHECKING:
     from tenantctl.kube.discovery import Discovery
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _load(spec: Path) -> TenantSet:
-    try:
-        return read_tenantset(spec)
-    except SpecError as err:
-        for problem in err.problems:
-            click.echo(str(problem), err=True)
-        click.secho(
-            f"{len(err.problems)} problem(s) in {spec}; nothing was applied.", fg="red", err=True
-        )
-        sys.exit(EXIT_BAD_SPEC)
 
 
 def _cluster_options(command: F) -> F:
@@ -168,7 +155,7 @@ def apply(
     """
     if prune_namespaces and not prune:
         raise click.UsageError("--prune-namespaces needs --prune")
-    tenantset = _load(spec)
+    tenantset = read_spec_or_exit(spec, not_done="nothing was applied")
     desired = _desired(tenantset)
     connection = _connection(kubeconfig, context)
     sys.exit(
@@ -338,7 +325,7 @@ def diff(
     The new side is the API server's dry run of the apply, so server defaults never show up as
     changes. Exits 1 when something would change, 0 when nothing would.
     """
-    tenantset = _load(spec)
+    tenantset = read_spec_or_exit(spec, not_done="nothing was applied")
     desired = _desired(tenantset)
     connection = _connection(kubeconfig, context)
     sys.exit(

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import click
 
-from tenantctl.spec.problems import SpecError
-from tenantctl.spec.reading import read_tenantset
+from tenantctl.commandline import read_spec_or_exit
 from tenantctl.verify import expectations, report
 from tenantctl.verify import manifests as manifests_module
 from tenantctl.verify.results import Verification
@@ -27,16 +26,6 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 _EPILOG = "Exit codes: 0 every check passed, 1 a check failed, 2 bad spec, arguments or kubeconfig."
-
-
-def _read_spec(spec: Path):
-    try:
-        return read_tenantset(spec)
-    except SpecError as err:
-        for problem in err.problems:
-            click.echo(str(problem), err=True)
-        click.secho(f"{len(err.problems)} problem(s) in {spec}.", fg="red", err=True)
-        sys.exit(EXIT_BAD_INPUT)
 
 
 def write_report(verification: Verification, path: Path) -> list[Path]:
@@ -129,7 +118,9 @@ def verify(
         raise click.UsageError("--kubeconfig and --context apply to --live only")
     if report_path is not None and report_path.suffix.lower() not in (".html", ".htm", ".md"):
         raise click.UsageError("--report must name a .html or .md file")
-    tenantset = _read_spec(spec) if spec is not None else None
+    tenantset = (
+        read_spec_or_exit(spec, not_done="nothing was checked") if spec is not None else None
+    )
 
     if capture is not None or live:
         from tenantctl.verify import live as live_mode

@@ -1,0 +1,32 @@
+"""Pieces every tenantctl command shares: reading the spec and reporting its problems.
+
+Each command reads a spec the same way and, when it has problems, prints every one of them as
+``FILE:LINE:COL: path: message (hint)`` and exits 2 saying what was not done.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from tenantctl.spec.model import TenantSet
+from tenantctl.spec.problems import SpecError
+from tenantctl.spec.reading import read_tenantset
+
+EXIT_BAD_SPEC = 2
+
+
+def read_spec_or_exit(spec: Path, *, not_done: str) -> TenantSet:
+    """The resolved spec, or every problem printed and exit 2 (``not_done``: "nothing was ...")."""
+    try:
+        return read_tenantset(spec)
+    except SpecError as err:
+        for problem in err.problems:
+            click.echo(str(problem), err=True)
+        count = len(err.problems)
+        click.secho(
+            f"{count} problem{'s' if count != 1 else ''} in {spec}; {not_done}.", fg="red", err=True
+        )
+        sys.exit(EXIT_BAD_SPEC)
