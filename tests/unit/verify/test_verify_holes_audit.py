@@ -1,0 +1,167 @@
+"""The hole catalogue, continued: what an auditor's ``verify --manifests DIR`` used to let through.
+
+Same rules as test_verify_holes.py: each test breaks exactly one thing in the hand-written base
+set-up (manifests/base.yaml, judged without a spec unless it says otherwise) and asserts which
+checks fail, for which tenant or namespace, and what the reason says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from verifycases import EXAMPLE, base_objects, failures, one, run
+
+from tenantctl.render.bundle import render
+from tenantctl.spec.reading import read_tenantset
+from tenantctl.verify import expectations, manifests
+from tenantctl.verify.results import Verification
+from tenantctl.verify.static import verify_inventory
+
+Manifest = dict[str, Any]
+
+
+def example_objects() -> list[Manifest]:
+    return list(render(read_tenantset(EXAMPLE)).all_manifests())
+
+
+def run_example(objects: list[Manifest], **options: Any) -> Verification:
+    """Verify ``objects`` against the example spec they were rendered from."""
+    tenantset = read_tenantset(EXAMPLE)
+    inventory = manifests.Inventory.of("test", objects)
+    return verify_inventory(
+        inventory, expectations.from_tenantset(tenantset), tenantset=tenantset, **options
+    )
+
+
+def role_binding(namespace: str, name: str, role: str, *subjects: Manifest) -> Manifest:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": list(subjects),
+    }
+
+
+def group(name: str) -> Manifest:
+    return {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": name}
+
+
+def service_account(namespace: str, name: str) -> Manifest:
+    return {"kind": "ServiceAccount", "namespace": namespace, "name": name}
+
+
+# ---- RBAC: every binding in a tenant namespace, whoever it names ----
+
+
+def test_cluster_admin_bound_in_a_tenant_namespace_to_a_stranger_group_fails() -> None:
+    objects = base_objects()
+    objects.append(role_binding("red-a", "everyone-admin", "cluster-admin", group("everyone")))
+    verification = run(objects)
+    line = "Group everyone -> ClusterRole cluster-admin in red-a (RoleBinding red-a/everyone-admin)"
+    admin = one(verification, "rbac.cluster-admin", tenant="red")
+    assert admin.reason == (
+        "cluster-admin (every verb on every resource) is bound to a tenant identity or in a "
+        "tenant namespace"
+    )
+    assert admin.details == (line,)
+    assert one(verification, "rbac.allowed-roles", tenant="red").details == (line,)
+    subjects = one(verification, "rbac.subjects", tenant="red")
+    assert subjects.reason == (
+        "a subject that is not the tenant's, a manager, the gateway or the controller holds "
+        "rights in a tenant namespace"
+    )
+    assert subjects.details == (
+        f"{line}: neither the tenant's, a manager, the gateway nor the controller",
+    )
+    assert failures(verification) == [
+        ("rbac.allowed-roles", None),
+        ("rbac.cluster-admin", None),
+        ("rbac.subjects", None),
+    ]
+    assert {r.tenant for r in verification.results if not r.ok} == {"red"}
+
+
+def test_an_unlisted_cluster_role_bound_to_the_tenants_own_service_account_fails() -> None:
+    objects = base_objects()
+    objects.append(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "secret-reader"},
+            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
+        }
+    )
+    objects.append(
+        role_binding("blue-a", "reader", "secret-reader", service_account("blue-a", "worker"))
+    )
+    verification = run(objects)
+    result = one(verification, "rbac.allowed-roles", tenant="blue")
+    assert result.reason == (
+        "a RoleBinding in a tenant namespace uses a ClusterRole outside the allowed set "
+        "(admin, edit, tenantctl-sandbox-user, tenantctl-sandbox-viewer, view)"
+    )
+    assert result.details == (
+        "ServiceAccount blue-a/worker -> ClusterRole secret-reader in blue-a "
+        "(RoleBinding blue-a/reader)",
+    )
+    assert failures(verification) == [("rbac.allowed-roles", None)]
+
+
+def test_anonymous_users_granted_a_tenant_namespace_fail_even_with_a_single_tenant() -> None:
+    objects = [o for o in base_objects() if "red" not in o["metadata"].get("namespace", "")]
+    objects = [o for o in objects if not o["metadata"]["name"].startswith("red-")]
+    objects.append(role_binding("blue-a", "anonymous", "view", group("system:unauthenticated")))
+    verification = run(objects)
+    result = one(verification, "rbac.subjects", tenant="blue")
+    assert result.details == (
+        "Group system:unauthenticated -> ClusterRole view in blue-a "
+        "(RoleBinding blue-a/anonymous): a group every identity is in",
+    )
+    assert failures(verification) == [("rbac.subjects", None)]
+
+
+def test_every_service_account_of_a_platform_namespace_is_no_tenant_subject() -> None:
+    objects = base_objects()
+    objects.append(role_binding("red-b", "ci", "edit", group("system:serviceaccounts:default")))
+    verification = run(objects)
+    result = one(verification, "rbac.subjects", tenant="red")
+    assert result.details == (
+        "Group system:serviceaccounts:default -> ClusterRole edit in red-b "
+        "(RoleBinding red-b/ci): every ServiceAccount of namespace default",
+    )
+    assert failures(verification) == [("rbac.subjects", None)]
+
+
+def test_the_gateway_may_hold_its_write_role_in_a_tenant_namespace() -> None:
+    # Positive control: the platform's own binding, as tenantctl renders it.
+    objects = base_objects()
+    gateway = service_account("tenantctl-system", "sandbox-gateway")
+    objects.append(role_binding("red-a", "tenantctl-gateway", "tenantctl-gateway-write", gateway))
+    read = role_binding("", "tenantctl-gateway-read", "tenantctl-gateway-read", gateway)
+    read["kind"] = "ClusterRoleBinding"
+    del read["metadata"]["namespace"]
+    objects.append(read)
+    verification = run(objects)
+    assert failures(verification) == []
+    # ... but the same role for anyone else is outside the allowed set.
+    objects.append(
+        role_binding("red-a", "borrowed", "tenantctl-gateway-write", group("red-admins"))
+    )
+    assert not one(run(objects), "rbac.allowed-roles", tenant="red").ok
+
+
+def test_a_stranger_bound_in_a_tenant_namespace_fails_against_the_spec_too() -> None:
+    objects = example_objects()
+    objects.append(role_binding("alpha-dev", "everyone-admin", "cluster-admin", group("everyone")))
+    verification = run_example(objects)
+    assert failures(verification) == [
+        ("rbac.allowed-roles", None),
+        ("rbac.cluster-admin", None),
+        ("rbac.subjects", None),
+    ]
+    assert one(verification, "rbac.subjects", tenant="alpha").details == (
+        "Group everyone -> ClusterRole cluster-admin in alpha-dev "
+        "(RoleBinding alpha-dev/everyone-admin): neither the tenant's, a manager, the gateway "
+        "nor the controller",
+    )
