@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from verifycases import EXAMPLE, base_objects, failures, one, run
+from verifycases import EXAMPLE, base_objects, failures, find, one, run
 
 from tenantctl.render.bundle import render
 from tenantctl.spec.reading import read_tenantset
@@ -165,3 +165,76 @@ def test_a_stranger_bound_in_a_tenant_namespace_fails_against_the_spec_too() -> 
         "(RoleBinding alpha-dev/everyone-admin): neither the tenant's, a manager, the gateway "
         "nor the controller",
     )
+
+
+# ---- Istio: callers named by wildcards ----
+
+
+def allow_agent_source(objects: list[Manifest]) -> Manifest:
+    policy = find(objects, "AuthorizationPolicy", "blue-a", "allow-agent")
+    return policy["spec"]["rules"][0]["from"][0]["source"]
+
+
+def test_an_allow_rule_for_every_principal_fails() -> None:
+    objects = base_objects()
+    allow_agent_source(objects)["principals"] = ["*"]
+    verification = run(objects)
+    result = one(verification, "istio.wildcards", "blue-a")
+    assert result.reason == (
+        "an AuthorizationPolicy admits callers by a wildcard that reaches beyond the tenant"
+    )
+    assert result.details == (
+        "allow-agent rule 0: principal * matches callers outside tenant blue's namespaces",
+    )
+    assert failures(verification) == [("istio.wildcards", "blue-a")]
+
+
+def test_an_allow_rule_for_every_namespace_fails() -> None:
+    objects = base_objects()
+    allow_agent_source(objects)["namespaces"] = ["*"]
+    verification = run(objects)
+    assert one(verification, "istio.wildcards", "blue-a").details == (
+        "allow-agent rule 0: namespace * matches callers outside tenant blue's namespaces",
+    )
+    assert failures(verification) == [("istio.wildcards", "blue-a")]
+
+
+def test_a_principal_prefix_over_other_namespaces_fails() -> None:
+    objects = base_objects()
+    allow_agent_source(objects)["principals"] = ["cluster.local/ns/beta-*"]
+    verification = run(objects)
+    assert one(verification, "istio.wildcards", "blue-a").details == (
+        "allow-agent rule 0: principal cluster.local/ns/beta-* matches callers outside tenant "
+        "blue's namespaces",
+    )
+    assert failures(verification) == [("istio.wildcards", "blue-a")]
+
+
+def test_a_principal_prefix_inside_the_tenants_own_namespace_passes() -> None:
+    objects = base_objects()
+    allow_agent_source(objects)["principals"] = ["cluster.local/ns/blue-a/sa/*"]
+    verification = run(objects)
+    assert one(verification, "istio.wildcards", "blue-a").ok
+    assert failures(verification) == []
+
+
+def test_a_wildcard_policy_beside_the_agents_fails_against_the_spec_too() -> None:
+    # With a spec only the agents' policies were compared; any other ALLOW policy went unread.
+    objects = example_objects()
+    objects.append(
+        {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "AuthorizationPolicy",
+            "metadata": {"name": "open-metrics", "namespace": "alpha-prod"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "metrics"}},
+                "action": "ALLOW",
+                "rules": [{"from": [{"source": {"namespaces": ["*"]}}]}],
+            },
+        }
+    )
+    verification = run_example(objects)
+    assert one(verification, "istio.wildcards", "alpha-prod").details == (
+        "open-metrics rule 0: namespace * matches callers outside tenant alpha's namespaces",
+    )
+    assert failures(verification) == [("istio.wildcards", "alpha-prod")]
