@@ -238,3 +238,53 @@ def test_a_wildcard_policy_beside_the_agents_fails_against_the_spec_too() -> Non
         "open-metrics rule 0: namespace * matches callers outside tenant alpha's namespaces",
     )
     assert failures(verification) == [("istio.wildcards", "alpha-prod")]
+
+
+# ---- Services that expose pods outside the cluster ----
+
+
+def service(namespace: str, name: str, kind: str = "ClusterIP", **spec: Any) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"type": kind, "ports": [{"port": 80}], **spec},
+    }
+
+
+def test_a_nodeport_service_in_a_tenant_namespace_fails_without_a_live_cluster() -> None:
+    objects = base_objects()
+    objects.append(service("red-b", "web", "NodePort"))
+    verification = run(objects)
+    result = one(verification, "services.exposure", "red-b")
+    assert result.reason == (
+        "a Service exposes pods outside the cluster network in a way the spec does not allow"
+    )
+    assert result.details == (
+        "Service red-b/web is type NodePort, which the namespace does not allow",
+    )
+    assert failures(verification) == [("services.exposure", "red-b")]
+
+
+def test_a_load_balancer_is_allowed_where_the_namespace_says_so_and_external_ips_never() -> None:
+    objects = base_objects()
+    namespace = find(objects, "Namespace", None, "blue-a")
+    namespace["metadata"]["annotations"] = {"tenantctl.dev/allow-loadbalancer-services": "true"}
+    objects.append(service("blue-a", "public", "LoadBalancer"))
+    assert failures(run(objects)) == []
+    objects.append(service("blue-a", "capture", externalIPs=["198.51.100.7"]))
+    verification = run(objects)
+    assert one(verification, "services.exposure", "blue-a").details == (
+        "Service blue-a/capture sets externalIPs 198.51.100.7",
+    )
+    assert failures(verification) == [("services.exposure", "blue-a")]
+
+
+def test_a_load_balancer_the_spec_does_not_allow_fails_against_the_spec() -> None:
+    objects = example_objects()
+    objects.append(service("alpha-dev", "public", "LoadBalancer"))
+    verification = run_example(objects)
+    assert one(verification, "services.exposure", "alpha-dev").details == (
+        "Service alpha-dev/public is type LoadBalancer, which the namespace does not allow",
+    )
+    assert failures(verification) == [("services.exposure", "alpha-dev")]
