@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tenantctl import labels
-from tenantctl.verify import manifests, netpol
+from tenantctl.verify import manifests, netpol, podclasses
 from tenantctl.verify.expectations import DNS_PORTS, Allowance, Endpoint, Expectations
 from tenantctl.verify.manifests import Inventory, namespace_of, ref
 from tenantctl.verify.netpol import OTHER_NAMESPACE, Flow, PodClass, Policy, Reachability
@@ -83,11 +83,10 @@ def _tenant(expectations: Expectations, namespace: str) -> str:
 
 
 def _endpoint_pods(reach: Reachability, endpoint: Endpoint) -> list[PodClass]:
-    rep = endpoint.pods.representative() or {}
     return [
         pod
         for pod in reach.classes_by_namespace.get(endpoint.namespace, [])
-        if pod.label_map == rep
+        if endpoint.pods.matches(pod.label_map)
     ]
 
 
@@ -315,6 +314,17 @@ def analyse_network(
         cluster_cidrs,
     )
 
+    for namespace in sorted(reach.unenumerated):
+        results.append(
+            failed(
+                _tenant(expectations, namespace),
+                "network.label-combinations",
+                f"the pod selectors that apply in {_shown(namespace)} allow more than "
+                f"{podclasses.MAX_CLASSES} distinct kinds of pod; verify analysed one pod per "
+                "selector there, which misses pods carrying several selectors' labels at once",
+                namespace,
+            )
+        )
     judge = _Judge(expectations)
     unexpected_pairs: set[tuple[str, str]] = set()
     cross: dict[str, list[str]] = {t.name: [] for t in expectations.tenants}

@@ -13,7 +13,7 @@ from verifycases import EXAMPLE, base_objects, failures, find, one, run
 
 from tenantctl.render.bundle import render
 from tenantctl.spec.reading import read_tenantset
-from tenantctl.verify import expectations, manifests
+from tenantctl.verify import expectations, manifests, network
 from tenantctl.verify.results import Verification
 from tenantctl.verify.static import verify_inventory
 
@@ -288,3 +288,92 @@ def test_a_load_balancer_the_spec_does_not_allow_fails_against_the_spec() -> Non
         "Service alpha-dev/public is type LoadBalancer, which the namespace does not allow",
     )
     assert failures(verification) == [("services.exposure", "alpha-dev")]
+
+
+# ---- NetworkPolicy: pods carrying the labels of several rules at once ----
+
+
+def network_policy(namespace: str, name: str, pods: Manifest, **spec: Any) -> Manifest:
+    types = [t for t in ("Ingress", "Egress") if t.lower() in spec]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"podSelector": pods, "policyTypes": types, **spec},
+    }
+
+
+def namespace_peer(name: str, pods: Manifest | None = None) -> Manifest:
+    peer: Manifest = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+    if pods is not None:
+        peer["podSelector"] = pods
+    return peer
+
+
+def test_a_pod_with_the_labels_of_two_tenants_rules_at_once_is_a_path() -> None:
+    # red lets pods labelled a=set send to blue-a; blue admits red-a's pods labelled b=set.
+    # Neither label alone opens a path; a pod carrying both does, and red's admins choose labels.
+    objects = base_objects()
+    objects.append(
+        network_policy(
+            "red-a",
+            "a-to-blue",
+            {"matchLabels": {"a": "set"}},
+            egress=[{"to": [namespace_peer("blue-a")]}],
+        )
+    )
+    objects.append(
+        network_policy(
+            "blue-a",
+            "from-red-b",
+            {},
+            ingress=[{"from": [namespace_peer("red-a", {"matchLabels": {"b": "set"}})]}],
+        )
+    )
+    verification = run(objects)
+    path = (
+        "red-a/a=set,b=set -> blue-a (any pod): all ports "
+        "(egress: red-a/a-to-blue; ingress: blue-a/from-red-b)"
+    )
+    for tenant in ("red", "blue"):
+        result = one(verification, "network.cross-tenant", tenant=tenant)
+        assert result.reason == "2 path(s) to or from other tenants that the spec does not declare"
+        assert path in result.details
+    assert one(verification, "network.egress", "red-a").details[0] == path
+    assert failures(verification) == [
+        ("network.cross-tenant", None),
+        ("network.cross-tenant", None),
+        ("network.egress", "red-a"),
+        ("network.ingress", "blue-a"),
+    ]
+
+
+def test_pods_of_one_namespace_fall_into_classes_not_a_power_set() -> None:
+    inventory = manifests.Inventory.of("test", base_objects())
+    reach = network.analyse_network(inventory, expectations.infer(inventory)).reachability
+    # blue-a: only allow-agent's app=agent matters there.
+    assert [str(p) for p in reach.classes_by_namespace["blue-a"]] == [
+        "blue-a (any pod)",
+        "blue-a/app=agent",
+    ]
+
+
+def test_selectors_with_too_many_independent_labels_fail_rather_than_pass_unexamined() -> None:
+    objects = base_objects()
+    for index in range(10):
+        objects.append(
+            network_policy(
+                "red-a",
+                f"label-{index}",
+                {"matchLabels": {f"k{index}": "x"}},
+                egress=[{"to": [namespace_peer("red-b")]}],
+            )
+        )
+    verification = run(objects)
+    result = one(verification, "network.label-combinations", "red-a")
+    assert result.reason == (
+        "the pod selectors that apply in red-a allow more than 512 distinct kinds of pod; "
+        "verify analysed one pod per selector there, which misses pods carrying several "
+        "selectors' labels at once"
+    )
+    assert failures(verification) == [("network.label-combinations", "red-a")]
