@@ -14,8 +14,8 @@ The rules implemented (networking.k8s.io/v1, as the API server defaults and CNIs
   ORed. A peer with only ``podSelector`` means pods of the policy's own namespace; with only
   ``namespaceSelector``, every pod of the selected namespaces; ``{}`` selects all.
 - ``ipBlock`` peers address IPs. Pod IPs are not in manifests, so ipBlocks are reported as
-  external destinations/sources, except that an ipBlock overlapping one of ``cluster_cidrs``
-  (after its ``except`` list) is treated as matching every pod.
+  external destinations/sources; an ipBlock that still covers part of one of ``cluster_cidrs``
+  after its ``except`` list (``clusternet.inside``) is also treated as matching every pod.
 - A connection needs the source's egress AND the destination's ingress to allow it; the ports
   of a connection are the intersection (see ``ports`` for named ports and ``endPort``).
 
@@ -41,7 +41,7 @@ from functools import cached_property
 from typing import Any
 
 from tenantctl import labels
-from tenantctl.verify import podclasses
+from tenantctl.verify import clusternet, podclasses
 from tenantctl.verify.ports import ALL_PORTS, NO_PORTS, PortSet, parse_ports
 from tenantctl.verify.selectors import Selector
 
@@ -206,19 +206,8 @@ class NamespaceIndex:
         return result
 
 
-def _overlaps_cluster(block: tuple[str, tuple[str, ...]], cluster_cidrs: list[Any]) -> bool:
-    try:
-        network = ipaddress.ip_network(block[0], strict=False)
-        excepts = [ipaddress.ip_network(e, strict=False) for e in block[1]]
-    except ValueError:
-        return False
-    for cluster in cluster_cidrs:
-        if network.version != cluster.version or not network.overlaps(cluster):
-            continue
-        overlap = cluster if network.supernet_of(cluster) else network
-        if not any(e.version == overlap.version and e.supernet_of(overlap) for e in excepts):
-            return True
-    return False
+def _reaches_cluster(block: tuple[str, tuple[str, ...]], networks: list[Any]) -> bool:
+    return any(clusternet.inside(block[0], block[1], network) for network in networks)
 
 
 @dataclass
@@ -444,7 +433,7 @@ def analyse(
                                 pod, peer.ip_block[0], peer.ip_block[1], rule.ports, rule.policy
                             )
                         )
-                        if cidrs and _overlaps_cluster(peer.ip_block, cidrs):
+                        if cidrs and _reaches_cluster(peer.ip_block, cidrs):
                             side.any_ports = side.any_ports.union(rule.ports)
                             side.any_via.append(rule.policy)
             if found:

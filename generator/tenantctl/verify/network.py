@@ -4,8 +4,9 @@ Per tenant namespace: a deny-all default in both directions; DNS (UDP and TCP 53
 gateway reachable from every pod; no other connection into or out of the namespace than the spec
 allows (same-tenant, declared ingress sources, agent calls, istiod); external CIDRs as the spec
 lists them; no namespace selector on a label a tenant could set; no peer list that ORs a
-namespace-only peer with a pod-only peer (the classic "AND was meant" slip). Per tenant: every
-connection to or from another tenant, failed unless the spec declares it.
+namespace-only peer with a pod-only peer (the classic "AND was meant" slip); no ipBlock that
+reaches into the cluster's pod or service networks without carving them out (``clusternet``).
+Per tenant: every connection to or from another tenant, failed unless the spec declares it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tenantctl import labels
-from tenantctl.verify import manifests, netpol, podclasses
+from tenantctl.verify import clusternet, manifests, netpol, podclasses
+from tenantctl.verify.clusternet import ClusterNetworks
 from tenantctl.verify.expectations import DNS_PORTS, Allowance, Endpoint, Expectations
 from tenantctl.verify.manifests import Inventory, namespace_of, ref
 from tenantctl.verify.netpol import OTHER_NAMESPACE, Flow, PodClass, Policy, Reachability
@@ -235,6 +237,48 @@ def _policy_lints(tenant: str, namespace: str, policies: Iterable[Policy]) -> li
     return results
 
 
+def _ipblocks_into_cluster(
+    tenant: str, namespace: str, policies: Iterable[Policy], networks: ClusterNetworks
+) -> Result:
+    check = "network.ipblock-cluster"
+    parsed = [(what, cidr, clusternet.parse(cidr)) for what, cidr in networks.networks]
+    found = []
+    for policy in policies:
+        for direction, rules in (("ingress from", policy.ingress), ("egress to", policy.egress)):
+            for rule in rules or ():
+                for peer in rule.peers or ():
+                    if not peer.ip_block:
+                        continue
+                    cidr, excepts = peer.ip_block
+                    for what, network_text, network in parsed:
+                        if network is None:
+                            continue
+                        left = clusternet.inside(cidr, excepts, network)
+                        if left:
+                            found.append(
+                                f"{policy.ref} {direction} {peer.describe()} reaches the "
+                                f"{what} {network_text} ({', '.join(map(str, left[:3]))}"
+                                f"{', ...' if len(left) > 3 else ''} not carved out by except)"
+                            )
+    assumed = " (assumed)" if networks.assumed else ""
+    if found:
+        return failed(
+            tenant,
+            check,
+            f"an ipBlock reaches into the cluster's pod or service networks{assumed}: most "
+            "network plugins apply it to pods, so it opens paths to or from every namespace; "
+            "carve those networks out with except",
+            namespace,
+            found,
+        )
+    return passed(
+        tenant,
+        check,
+        f"no ipBlock reaches into the cluster's pod or service networks{assumed}",
+        namespace,
+    )
+
+
 def _external(
     reach: Reachability, expectations: Expectations, tenant: str, namespace: str
 ) -> tuple[Result, list[str]]:
@@ -274,9 +318,16 @@ def _external(
 
 
 def analyse_network(
-    inventory: Inventory, expectations: Expectations, cluster_cidrs: Iterable[str] = ()
+    inventory: Inventory,
+    expectations: Expectations,
+    cluster_cidrs: Iterable[str] = (),
+    cluster_networks: ClusterNetworks | None = None,
 ) -> NetworkAnalysis:
-    results: list[Result] = []
+    """``cluster_networks`` wins over ``cluster_cidrs``; with neither, ``clusternet.ASSUMED``."""
+    networks = cluster_networks or clusternet.resolve(cluster_cidrs)
+    results: list[Result] = [
+        passed(PLATFORM, "network.cluster-networks", f"cluster networks {networks.describe()}")
+    ]
     policies: list[Policy] = []
     for obj in inventory.of_kind("NetworkPolicy"):
         try:
@@ -311,7 +362,7 @@ def analyse_network(
         policies,
         {name: inventory.namespace_labels(name) for name in names},
         known,
-        cluster_cidrs,
+        networks.cidrs(),
     )
 
     for namespace in sorted(reach.unenumerated):
@@ -400,6 +451,14 @@ def analyse_network(
                     results.append(passed(tenant.name, check, what, namespace))
             external, _ = _external(reach, expectations, tenant.name, namespace)
             results.append(external)
+            results.append(
+                _ipblocks_into_cluster(
+                    tenant.name,
+                    namespace,
+                    reach.policies_by_namespace.get(namespace, []),
+                    networks,
+                )
+            )
             results.extend(
                 _policy_lints(
                     tenant.name, namespace, reach.policies_by_namespace.get(namespace, [])

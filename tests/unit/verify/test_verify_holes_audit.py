@@ -13,7 +13,7 @@ from verifycases import EXAMPLE, base_objects, failures, find, one, run
 
 from tenantctl.render.bundle import render
 from tenantctl.spec.reading import read_tenantset
-from tenantctl.verify import expectations, manifests, network
+from tenantctl.verify import clusternet, expectations, manifests, network
 from tenantctl.verify.results import Verification
 from tenantctl.verify.static import verify_inventory
 
@@ -377,3 +377,95 @@ def test_selectors_with_too_many_independent_labels_fail_rather_than_pass_unexam
         "selectors' labels at once"
     )
     assert failures(verification) == [("network.label-combinations", "red-a")]
+
+
+# ---- ipBlocks that reach into the cluster's own networks ----
+
+
+def egress_to(namespace: str, name: str, cidr: str, *excepts: str) -> Manifest:
+    block: Manifest = {"cidr": cidr, **({"except": list(excepts)} if excepts else {})}
+    return network_policy(
+        namespace, name, {}, egress=[{"to": [{"ipBlock": block}], "ports": [{"port": 443}]}]
+    )
+
+
+def test_egress_to_everywhere_fails_without_cluster_networks_being_given() -> None:
+    objects = base_objects()
+    objects.append(egress_to("red-a", "internet", "0.0.0.0/0"))
+    verification = run(objects)
+    result = one(verification, "network.ipblock-cluster", "red-a")
+    assert result.reason == (
+        "an ipBlock reaches into the cluster's pod or service networks (assumed): most network "
+        "plugins apply it to pods, so it opens paths to or from every namespace; carve those "
+        "networks out with except"
+    )
+    assert result.details == (
+        "red-a/internet egress to 0.0.0.0/0 reaches the private range 10.0.0.0/8 "
+        "(10.0.0.0/8 not carved out by except)",
+        "red-a/internet egress to 0.0.0.0/0 reaches the private range 172.16.0.0/12 "
+        "(172.16.0.0/12 not carved out by except)",
+        "red-a/internet egress to 0.0.0.0/0 reaches the private range 192.168.0.0/16 "
+        "(192.168.0.0/16 not carved out by except)",
+    )
+    # ... and the consequence: every pod that accepts anything is now reachable on 443.
+    egress = one(verification, "network.egress", "red-a")
+    assert (
+        "red-a (any pod) -> kube-system (any pod): TCP 443 (egress: red-a/internet; "
+        "ingress: ingress not isolated)" in egress.details
+    )
+    assert failures(verification) == [
+        ("network.egress", "red-a"),
+        ("network.ipblock-cluster", "red-a"),
+    ]
+    assert one(verification, "network.cluster-networks").reason == (
+        "cluster networks assumed (none declared): 10.0.0.0/8, 172.16.0.0/12, "
+        "192.168.0.0/16, fc00::/7; declare spec.clusterNetworks or pass --cluster-cidr to "
+        "narrow this"
+    )
+
+
+def test_egress_to_everywhere_passes_once_the_declared_networks_are_carved_out() -> None:
+    objects = base_objects()
+    objects.append(egress_to("red-a", "internet", "0.0.0.0/0", "10.244.0.0/16", "10.96.0.0/12"))
+    networks = clusternet.resolve(pods=["10.244.0.0/16"], services=["10.96.0.0/12"])
+    verification = run(objects, cluster_networks=networks)
+    assert failures(verification) == []
+    assert one(verification, "network.cluster-networks").reason == (
+        "cluster networks pod network 10.244.0.0/16, service network 10.96.0.0/12"
+    )
+    # The same rule fails when only part of the pod network is carved out.
+    objects[-1] = egress_to("red-a", "internet", "0.0.0.0/0", "10.244.0.0/17", "10.96.0.0/12")
+    result = one(run(objects, cluster_networks=networks), "network.ipblock-cluster", "red-a")
+    assert result.details == (
+        "red-a/internet egress to 0.0.0.0/0 except 10.244.0.0/17, 10.96.0.0/12 reaches the "
+        "pod network 10.244.0.0/16 (10.244.128.0/17 not carved out by except)",
+    )
+
+
+def test_one_tenant_sending_to_a_private_range_another_accepts_from_is_a_path() -> None:
+    objects = base_objects()
+    objects.append(egress_to("red-a", "database", "10.0.0.0/8"))
+    objects.append(
+        network_policy(
+            "blue-a", "from-office", {}, ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}]
+        )
+    )
+    verification = run(objects)  # no cluster networks given: the private ranges are assumed
+    path = (
+        "red-a (any pod) -> blue-a (any pod): TCP 443 "
+        "(egress: red-a/database; ingress: blue-a/from-office)"
+    )
+    for tenant in ("red", "blue"):
+        assert path in one(verification, "network.cross-tenant", tenant=tenant).details
+    assert one(verification, "network.ipblock-cluster", "blue-a").details == (
+        "blue-a/from-office ingress from 10.0.0.0/8 reaches the private range 10.0.0.0/8 "
+        "(10.0.0.0/8 not carved out by except)",
+    )
+    assert failures(verification) == [
+        ("network.cross-tenant", None),
+        ("network.cross-tenant", None),
+        ("network.egress", "red-a"),
+        ("network.ingress", "blue-a"),
+        ("network.ipblock-cluster", "blue-a"),
+        ("network.ipblock-cluster", "red-a"),
+    ]
