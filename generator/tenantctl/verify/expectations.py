@@ -54,7 +54,10 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Allowance:
-    """A connection the spec means to allow. ``sources`` None: any non-tenant namespace."""
+    """A connection the spec means to allow. ``sources`` None: any non-tenant namespace.
+
+    ``required``: the spec declares this path, so the manifests must give it to every pod
+    ``source_pods`` selects (``network.declared-paths``); otherwise it is only permitted."""
 
     reason: str
     sources: frozenset[str] | None
@@ -62,6 +65,7 @@ class Allowance:
     ports: PortSet
     source_pods: Selector = EVERYTHING
     destination_pods: Selector = EVERYTHING
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,10 +187,14 @@ def from_tenantset(tenantset: TenantSet) -> Expectations:
             if ns.allow_same_tenant and len(names) > 1:
                 siblings = frozenset(n for n in names if n != ns.name)
                 allowances.append(
-                    Allowance("same tenant", siblings, frozenset([ns.name]), ALL_PORTS)
+                    Allowance(
+                        "same tenant", siblings, frozenset([ns.name]), ALL_PORTS, required=True
+                    )
                 )
                 allowances.append(
-                    Allowance("same tenant", frozenset([ns.name]), siblings, ALL_PORTS)
+                    Allowance(
+                        "same tenant", frozenset([ns.name]), siblings, ALL_PORTS, required=True
+                    )
                 )
             for source in ns.ingress:
                 allowances.append(
@@ -196,6 +204,7 @@ def from_tenantset(tenantset: TenantSet) -> Expectations:
                         frozenset([ns.name]),
                         _ports(source.ports),
                         source_pods=Selector.from_labels(source.pod_labels),
+                        required=True,
                     )
                 )
             external[ns.name] = tuple(
@@ -236,6 +245,7 @@ def from_tenantset(tenantset: TenantSet) -> Expectations:
                         frozenset([ns.name]),
                         _tcp(agent.ports),
                         destination_pods=selector,
+                        required=True,
                     )
                 )
     return Expectations(

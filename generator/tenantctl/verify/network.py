@@ -5,8 +5,10 @@ gateway reachable from every pod; no other connection into or out of the namespa
 allows (same-tenant, declared ingress sources, agent calls, istiod); external CIDRs as the spec
 lists them; no namespace selector on a label a tenant could set; no peer list that ORs a
 namespace-only peer with a pod-only peer (the classic "AND was meant" slip); no ipBlock that
-reaches into the cluster's pod or service networks without carving them out (``clusternet``).
-Per tenant: every connection to or from another tenant, failed unless the spec declares it.
+reaches into the cluster's pod or service networks without carving them out (``clusternet``);
+and, with a spec, every path it declares (same-tenant traffic, ingress sources, agent calls)
+still open for every pod it names (``network.declared-paths``). Per tenant: every connection to
+or from another tenant, failed unless the spec declares it.
 """
 
 from __future__ import annotations
@@ -237,6 +239,32 @@ def _policy_lints(tenant: str, namespace: str, policies: Iterable[Policy]) -> li
     return results
 
 
+def _declared_paths(reach: Reachability, expectations: Expectations) -> dict[str, list[str]]:
+    """Per tenant namespace, the declared paths some pod the spec names does not have: judged
+    at the destination when it is a tenant namespace, else at the source."""
+    missing: dict[str, list[str]] = {ns: [] for ns in expectations.tenant_namespaces()}
+    for allowance in expectations.allowances:
+        if not allowance.required or allowance.sources is None:
+            continue
+        for destination_ns in sorted(allowance.destinations):
+            targets = _endpoint_pods(reach, Endpoint(destination_ns, allowance.destination_pods))
+            for source_ns in sorted(allowance.sources):
+                owner = destination_ns if destination_ns in missing else source_ns
+                if owner not in missing:
+                    continue
+                sources = _endpoint_pods(reach, Endpoint(source_ns, allowance.source_pods))
+                for source in sources:
+                    for target in targets:
+                        flow = reach.connection(source, target)
+                        have = flow.ports if flow is not None else NO_PORTS
+                        if not have.covers(allowance.ports):
+                            missing[owner].append(
+                                f"{source} -> {target}: allowed {have}, the spec declares "
+                                f"{allowance.ports} ({allowance.reason})"
+                            )
+    return missing
+
+
 def _ipblocks_into_cluster(
     tenant: str, namespace: str, policies: Iterable[Policy], networks: ClusterNetworks
 ) -> Result:
@@ -377,6 +405,7 @@ def analyse_network(
             )
         )
     judge = _Judge(expectations)
+    lost_paths = _declared_paths(reach, expectations) if expectations.from_spec else {}
     unexpected_pairs: set[tuple[str, str]] = set()
     cross: dict[str, list[str]] = {t.name: [] for t in expectations.tenants}
     cross_declared: dict[str, int] = {t.name: 0 for t in expectations.tenants}
@@ -451,6 +480,26 @@ def analyse_network(
                     results.append(passed(tenant.name, check, what, namespace))
             external, _ = _external(reach, expectations, tenant.name, namespace)
             results.append(external)
+            if expectations.from_spec:
+                lost = list(dict.fromkeys(lost_paths.get(namespace, [])))
+                check = "network.declared-paths"
+                if lost:
+                    results.append(
+                        failed(
+                            tenant.name,
+                            check,
+                            f"{len(lost)} path(s) the spec declares are not open: the "
+                            "manifests no longer give them",
+                            namespace,
+                            lost,
+                        )
+                    )
+                else:
+                    results.append(
+                        passed(
+                            tenant.name, check, "every path the spec declares is open", namespace
+                        )
+                    )
             results.append(
                 _ipblocks_into_cluster(
                     tenant.name,

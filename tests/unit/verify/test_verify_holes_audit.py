@@ -469,3 +469,45 @@ def test_one_tenant_sending_to_a_private_range_another_accepts_from_is_a_path() 
         ("network.ipblock-cluster", "blue-a"),
         ("network.ipblock-cluster", "red-a"),
     ]
+
+
+# ---- paths the spec declares that the manifests no longer give ----
+
+
+def test_a_same_tenant_path_lost_to_a_selector_nobody_matches_is_reported() -> None:
+    objects = example_objects()
+    policy = find(objects, "NetworkPolicy", "alpha-dev", "allow-same-tenant")
+    policy["spec"]["podSelector"] = {"matchLabels": {"app": "nobody"}}
+    verification = run_example(objects)
+    into_dev = one(verification, "network.declared-paths", "alpha-dev")
+    assert into_dev.reason == (
+        "2 path(s) the spec declares are not open: the manifests no longer give them"
+    )
+    assert into_dev.details == (
+        "alpha-prod (any pod) -> alpha-dev (any pod): allowed nothing, the spec declares all "
+        "ports (same tenant)",
+        "alpha-prod/app.kubernetes.io/name=research-agent -> alpha-dev (any pod): allowed "
+        "nothing, the spec declares all ports (same tenant)",
+    )
+    assert one(verification, "network.declared-paths", "alpha-prod").details == (
+        "alpha-dev (any pod) -> alpha-prod (any pod): allowed nothing, the spec declares all "
+        "ports (same tenant)",
+        "alpha-dev (any pod) -> alpha-prod/app.kubernetes.io/name=research-agent: allowed "
+        "TCP 8000, the spec declares all ports (same tenant)",
+    )
+    assert failures(verification) == [
+        ("network.declared-paths", "alpha-dev"),
+        ("network.declared-paths", "alpha-prod"),
+    ]
+
+
+def test_a_declared_ingress_source_narrowed_to_pods_nobody_runs_is_reported() -> None:
+    objects = example_objects()
+    policy = find(objects, "NetworkPolicy", "beta-dev", "allow-ingress-ingress-gateway")
+    policy["spec"]["podSelector"] = {"matchLabels": {"app": "nobody"}}
+    verification = run_example(objects)
+    assert one(verification, "network.declared-paths", "beta-dev").details == (
+        "istio-ingress/istio=ingressgateway -> beta-dev (any pod): allowed nothing, the spec "
+        "declares TCP 8080 (ingress source ingress-gateway)",
+    )
+    assert failures(verification) == [("network.declared-paths", "beta-dev")]
