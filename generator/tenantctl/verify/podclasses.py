@@ -86,10 +86,12 @@ def _satisfy(domains: Domains, negatives: tuple[_Compiled, ...]) -> Domains | No
     if not negatives:
         return domains
     first, rest = negatives[0], negatives[1:]
-    for key, tokens in first.allowed:
-        remaining = domains[key] - tokens
+    # Keys that can stay absent first, so the plainest label set of a class is the one found.
+    choices = [(key, domains[key] - tokens) for key, tokens in first.allowed]
+    choices.sort(key=lambda choice: ABSENT not in choice[1])
+    for key, remaining in choices:
         if not remaining:
-            continue  # every allowed value matches on this key: try another
+            continue  # every value left matches on this key: try another
         found = _satisfy({**domains, key: remaining}, rest)
         if found is not None:
             return found

@@ -71,6 +71,21 @@ def test_a_selector_and_its_negation_split_pods_in_two_and_never_match_together(
     assert found == [(), (("app", "a"),)]
 
 
+def test_the_pod_without_any_mentioned_label_is_shown_plain_even_beside_a_negation() -> None:
+    # {z=set, !b}: the pod with no labels fails it on z, not by carrying b.
+    found = podclasses.label_sets(
+        [
+            Selector.parse(
+                {
+                    "matchLabels": {"z": "set"},
+                    "matchExpressions": [{"key": "b", "operator": "DoesNotExist"}],
+                }
+            )
+        ]
+    )
+    assert found == [(), (("z", "set"),)]
+
+
 def test_too_many_independent_labels_are_refused_not_enumerated() -> None:
     with pytest.raises(podclasses.TooManyClasses):
         podclasses.label_sets([labels(**{f"k{i}": "x"}) for i in range(10)])
