@@ -43,7 +43,7 @@ class ClusterNetworks:
                 f"assumed (none declared): {', '.join(ASSUMED)}; declare spec.clusterNetworks "
                 "or pass --cluster-cidr to narrow this"
             )
-        return listed
+        return f"declared: {listed}"
 
 
 def resolve(

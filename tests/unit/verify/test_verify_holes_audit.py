@@ -7,10 +7,15 @@ checks fail, for which tenant or namespace, and what the reason says.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import yaml
+from click.testing import CliRunner
 from verifycases import EXAMPLE, base_objects, failures, find, one, run
 
+from tenantctl.cli import main
 from tenantctl.render.bundle import render
 from tenantctl.spec.reading import read_tenantset
 from tenantctl.verify import clusternet, expectations, manifests, network
@@ -431,7 +436,7 @@ def test_egress_to_everywhere_passes_once_the_declared_networks_are_carved_out()
     verification = run(objects, cluster_networks=networks)
     assert failures(verification) == []
     assert one(verification, "network.cluster-networks").reason == (
-        "cluster networks pod network 10.244.0.0/16, service network 10.96.0.0/12"
+        "cluster networks declared: pod network 10.244.0.0/16, service network 10.96.0.0/12"
     )
     # The same rule fails when only part of the pod network is carved out.
     objects[-1] = egress_to("red-a", "internet", "0.0.0.0/0", "10.244.0.0/17", "10.96.0.0/12")
@@ -439,6 +444,21 @@ def test_egress_to_everywhere_passes_once_the_declared_networks_are_carved_out()
     assert result.details == (
         "red-a/internet egress to 0.0.0.0/0 except 10.244.0.0/17, 10.96.0.0/12 reaches the "
         "pod network 10.244.0.0/16 (10.244.128.0/17 not carved out by except)",
+    )
+
+
+def test_cluster_cidr_on_the_command_line_declares_the_networks(tmp_path: Path) -> None:
+    objects = base_objects()
+    objects.append(egress_to("red-a", "internet", "0.0.0.0/0", "10.244.0.0/16"))
+    (tmp_path / "all.yaml").write_text(yaml.safe_dump_all(objects))
+    command = ["verify", "--manifests", str(tmp_path), "-o", "json"]
+    assumed = CliRunner().invoke(main, command)
+    assert assumed.exit_code == 1
+    declared = CliRunner().invoke(main, [*command, "--cluster-cidr", "10.244.0.0/16"])
+    assert declared.exit_code == 0, declared.output
+    reasons = {r["check"]: r["reason"] for r in json.loads(declared.output)["results"]}
+    assert reasons["network.cluster-networks"] == (
+        "cluster networks declared: cluster network 10.244.0.0/16"
     )
 
 
