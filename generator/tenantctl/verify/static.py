@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tenantctl.spec.model import TenantSet
-from tenantctl.verify import admission, clusternet, istio, network, quota, rbac, services
-from tenantctl.verify.clusternet import ClusterNetworks
+from tenantctl.verify import admission, istio, network, quota, rbac
+from tenantctl.verify.clusternet import ClusterNetworks, resolve
 from tenantctl.verify.expectations import Expectations
 from tenantctl.verify.manifests import Inventory, Manifest, without_cycle_collection
 from tenantctl.verify.results import PLATFORM, Verification, failed, passed
+from tenantctl.verify.services import check_services
 
 
 def verify_inventory(
@@ -32,7 +33,7 @@ def verify_inventory(
     ``cluster_networks`` (``clusternet.resolve``, from the spec's pod and service networks)
     wins over ``cluster_cidrs`` (``--cluster-cidr``); with neither, verify assumes the private
     ranges and says so in the ``network.cluster-networks`` result."""
-    networks = cluster_networks or clusternet.resolve(cluster_cidrs)
+    networks = cluster_networks or resolve(cluster_cidrs)
     with without_cycle_collection():
         return _verify(inventory, expectations, mode, networks, builtin_roles, tenantset)
 
@@ -80,8 +81,8 @@ def _verify(
     rbac_results, summaries = rbac.check_rbac(inventory, expectations, builtin_roles)
     results.extend(rbac_results)
     results.extend(istio.check_istio(inventory, expectations))
+    results.extend(check_services(inventory, expectations))
     results.extend(quota.check_quota(inventory, expectations))
-    results.extend(services.check_services(inventory, expectations))
     results.append(admission.check_admission(inventory, tenantset))
     verification.permissions = summaries
 
