@@ -262,9 +262,10 @@ class _Owners:
             for user in tenant.users:
                 self.users.setdefault(user, set()).add(tenant.name)
 
-    def stranger(self, tenant: TenantExpectation, subject: str) -> str | None:
-        """Why ``subject`` may not hold rights in ``tenant``'s namespaces, or None if it may
-        (or if it is another tenant's identity: ``rbac.other-namespaces`` reports that)."""
+    def stranger(self, subject: str) -> str | None:
+        """Why ``subject`` may not hold rights in a tenant namespace, or None if it may: it is
+        a tenant's identity (another tenant's is reported by ``rbac.other-namespaces``) or the
+        platform's."""
         kind, _, name = subject.partition(" ")
         if kind == "Group" and name in EVERYONE_GROUPS:
             return "a group every identity is in"
@@ -361,7 +362,7 @@ def check_rbac(
         )
         strangers = []
         for grant, subject in local:
-            why = owners.stranger(tenant, subject)
+            why = owners.stranger(subject)
             if why is not None:
                 strangers.append(f"{_line(grant)}: {why}")
         verdict(
