@@ -5,8 +5,10 @@ server-side applied as the cluster admin, with the gateway's namespace and Servi
 every live check, with the spec and without it; the benchmark probes leave nothing behind; a
 removed default-deny policy fails ``network.default-deny`` for its namespace only; an extra
 RoleBinding giving one tenant's group access to another tenant's namespace fails
-``rbac.other-namespaces`` and the live cross-tenant probe ``mtb.other-tenants``; and the
-committed built-in ClusterRoles (static mode's data file) are what this API server serves.
+``rbac.other-namespaces`` and the live cross-tenant probe ``mtb.other-tenants``; cluster-admin
+bound to a stranger group in a tenant namespace fails ``rbac.cluster-admin``,
+``rbac.allowed-roles`` and ``rbac.subjects``; and the committed built-in ClusterRoles (static
+mode's data file) are what this API server serves.
 
 The tenant namespaces are deleted before and after, so other modules sharing the session's
 cluster start clean; each weakening is undone by re-applying the generated output.
@@ -172,6 +174,7 @@ def test_the_example_tenants_pass_every_live_check(live: Live) -> None:
             "mtb.other-tenants",
             "network.cross-tenant",
             "rbac.other-namespaces",
+            "rbac.subjects",
             "quota.coverage",
         ):
             assert (tenant, check) in checks
@@ -243,6 +246,33 @@ def test_an_extra_rolebinding_into_another_tenant_fails_rbac_and_the_live_probe(
     assert rbac["details"] == [
         "Group beta-admins -> ClusterRole edit in alpha-dev (RoleBinding alpha-dev/stray)"
     ]
+
+
+def test_cluster_admin_for_a_stranger_group_in_a_tenant_namespace_fails_live(live: Live) -> None:
+    # The platform admin (system:masters) may create it; verify must still call it a hole.
+    live.kubectl(
+        "create",
+        "rolebinding",
+        "everyone-admin",
+        "-n",
+        "alpha-dev",
+        "--clusterrole=cluster-admin",
+        "--group=everyone",
+    )
+    try:
+        code, document = live.verify(str(EXAMPLE))
+    finally:
+        live.kubectl(
+            "delete", "rolebinding", "everyone-admin", "-n", "alpha-dev", "--ignore-not-found"
+        )
+    assert code == 1
+    assert failures(document) == [
+        ("rbac.allowed-roles", None, "alpha"),
+        ("rbac.cluster-admin", None, "alpha"),
+        ("rbac.subjects", None, "alpha"),
+    ]
+    services = [r for r in document["results"] if r["check"] == "services.exposure"]
+    assert sorted(r["namespace"] for r in services) == sorted(TENANT_NAMESPACES)
 
 
 def test_the_committed_builtin_roles_are_what_this_api_server_serves(

@@ -32,8 +32,15 @@ DEFAULT_GATEWAY_NAMESPACE = "tenantctl-system"
 DEFAULT_GATEWAY_LABELS = {labels.NAME: "sandbox-gateway"}
 DEFAULT_GATEWAY_PORT = 8080
 GATEWAY_INGRESS_POLICY = "tenantctl-allow-tenant-namespaces"
-# Groups every authenticated identity is in: a grant to them is a grant to every tenant.
-EVERYONE_GROUPS = frozenset({"system:authenticated", "system:serviceaccounts"})
+# Groups every identity is in (``system:unauthenticated``: anyone who sends no credentials,
+# tenants included): a grant to them is a grant to every tenant.
+EVERYONE_GROUPS = frozenset(
+    {"system:authenticated", "system:unauthenticated", "system:serviceaccounts"}
+)
+# Without a spec: agent-sandbox's controller, as the spec defaults it (spec/resolving.py).
+DEFAULT_CONTROLLER = ("agent-sandbox-system", "agent-sandbox-controller")
+# Kubernetes' superuser group: binding it grants nothing it does not already have.
+SUPERUSER_GROUP = "system:masters"
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,10 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Allowance:
-    """A connection the spec means to allow. ``sources`` None: any non-tenant namespace."""
+    """A connection the spec means to allow. ``sources`` None: any non-tenant namespace.
+
+    ``required``: the spec declares this path, so the manifests must give it to every pod
+    ``source_pods`` selects (``network.declared-paths``); otherwise it is only permitted."""
 
     reason: str
     sources: frozenset[str] | None
@@ -55,6 +65,7 @@ class Allowance:
     ports: PortSet
     source_pods: Selector = EVERYTHING
     destination_pods: Selector = EVERYTHING
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,13 @@ class Expectations:
     allowed_cluster_roles: frozenset[str]
     platform_namespaces: frozenset[str]
     _tenant_of: dict[str, str] = field(default_factory=dict)
+    # Subjects (as ``rbac`` names them: "Group g", "User u", "ServiceAccount ns/name") that
+    # are the platform's: managers, the gateway, the controller.
+    platform_subjects: frozenset[str] = frozenset()
+    gateway_subject: str = ""
+    # Per tenant namespace: (NodePort allowed, LoadBalancer allowed). None: no spec, so the
+    # Namespace annotations tenantctl renders from it say (labels.ALLOW_NODEPORT, ...).
+    exposure: dict[str, tuple[bool, bool]] | None = None
 
     def tenant_of(self, namespace: str) -> str | None:
         return self._tenant_of.get(namespace)
@@ -169,10 +187,14 @@ def from_tenantset(tenantset: TenantSet) -> Expectations:
             if ns.allow_same_tenant and len(names) > 1:
                 siblings = frozenset(n for n in names if n != ns.name)
                 allowances.append(
-                    Allowance("same tenant", siblings, frozenset([ns.name]), ALL_PORTS)
+                    Allowance(
+                        "same tenant", siblings, frozenset([ns.name]), ALL_PORTS, required=True
+                    )
                 )
                 allowances.append(
-                    Allowance("same tenant", frozenset([ns.name]), siblings, ALL_PORTS)
+                    Allowance(
+                        "same tenant", frozenset([ns.name]), siblings, ALL_PORTS, required=True
+                    )
                 )
             for source in ns.ingress:
                 allowances.append(
@@ -182,6 +204,7 @@ def from_tenantset(tenantset: TenantSet) -> Expectations:
                         frozenset([ns.name]),
                         _ports(source.ports),
                         source_pods=Selector.from_labels(source.pod_labels),
+                        required=True,
                     )
                 )
             external[ns.name] = tuple(
@@ -222,6 +245,7 @@ def from_tenantset(tenantset: TenantSet) -> Expectations:
                         frozenset([ns.name]),
                         _tcp(agent.ports),
                         destination_pods=selector,
+                        required=True,
                     )
                 )
     return Expectations(
@@ -244,6 +268,26 @@ def from_tenantset(tenantset: TenantSet) -> Expectations:
             [platform.dns_namespace, gateway.namespace, platform.controller.namespace]
         ),
         _tenant_of=_index(tenants),
+        platform_subjects=frozenset(
+            [
+                *(f"User {u}" for u in platform.managers.users),
+                *(f"Group {g}" for g in (*platform.managers.groups, SUPERUSER_GROUP)),
+                *(
+                    f"ServiceAccount {a.namespace}/{a.name}"
+                    for a in (
+                        *platform.managers.service_accounts,
+                        platform.gateway_identity,
+                        platform.controller,
+                    )
+                ),
+            ]
+        ),
+        gateway_subject=(
+            f"ServiceAccount {platform.gateway_identity.namespace}/{platform.gateway_identity.name}"
+        ),
+        exposure={
+            ns.name: (ns.allow_nodeport, ns.allow_loadbalancer) for ns in tenantset.namespaces()
+        },
     )
 
 
@@ -263,6 +307,7 @@ def infer(inventory: Inventory) -> Expectations:
     groups: dict[str, set[str]] = {tenant: set() for tenant in by_tenant}
     users: dict[str, set[str]] = {tenant: set() for tenant in by_tenant}
     roles: dict[str, dict[str, tuple[set[str], set[str]]]] = {tenant: {} for tenant in by_tenant}
+    managed_accounts: set[str] = set()
     for binding in inventory.of_kind("RoleBinding"):
         tenant = tenant_of.get(namespace_of(binding))
         if tenant is None or not _managed_by_tenantctl(binding):
@@ -271,6 +316,11 @@ def infer(inventory: Inventory) -> Expectations:
         role = role_ref.get("name") if role_ref.get("kind") == "ClusterRole" else None
         for subject in binding.get("subjects") or []:
             kind, name = subject.get("kind"), subject.get("name")
+            if kind == "ServiceAccount":
+                # tenantctl binds ServiceAccounts only for the platform (the gateway).
+                account_namespace = subject.get("namespace") or namespace_of(binding)
+                managed_accounts.add(f"ServiceAccount {account_namespace}/{name}")
+                continue
             if kind == "Group" and name not in EVERYONE_GROUPS:
                 groups[tenant].add(name)
             elif kind == "User":
@@ -295,11 +345,13 @@ def infer(inventory: Inventory) -> Expectations:
     )
 
     gateway_namespace = DEFAULT_GATEWAY_NAMESPACE
+    gateway_subject = ""
     for binding in inventory.of_kind("ClusterRoleBinding"):
         if name_of(binding) == render_rbac.GATEWAY_READ_ROLE:
             for subject in binding.get("subjects") or []:
                 if subject.get("kind") == "ServiceAccount" and subject.get("namespace"):
                     gateway_namespace = subject["namespace"]
+                    gateway_subject = f"ServiceAccount {gateway_namespace}/{subject.get('name')}"
     gateway_labels, gateway_port = DEFAULT_GATEWAY_LABELS, DEFAULT_GATEWAY_PORT
     for policy in inventory.of_kind("NetworkPolicy"):
         if name_of(policy) == GATEWAY_INGRESS_POLICY and namespace_of(policy) == gateway_namespace:
@@ -343,4 +395,13 @@ def infer(inventory: Inventory) -> Expectations:
         ),
         platform_namespaces=frozenset([DEFAULT_DNS_NAMESPACE, gateway_namespace]),
         _tenant_of=tenant_of,
+        platform_subjects=frozenset(
+            [
+                f"Group {SUPERUSER_GROUP}",
+                f"ServiceAccount {DEFAULT_CONTROLLER[0]}/{DEFAULT_CONTROLLER[1]}",
+                *([gateway_subject] if gateway_subject else []),
+                *(a for a in managed_accounts if a.split(" ")[1].split("/")[0] not in tenant_of),
+            ]
+        ),
+        gateway_subject=gateway_subject,
     )

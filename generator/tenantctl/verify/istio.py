@@ -10,10 +10,17 @@ it. Istio's own default without any PeerAuthentication is PERMISSIVE.
 With a spec, the callers each agent admits (principals and namespaces, from the ALLOW policies
 selecting its pods) must equal what the spec lists. Without a spec, no ALLOW rule may admit any
 caller, and no principal may come from another tenant's namespace.
+
+In both modes, no ALLOW rule in a tenant namespace may name callers by a pattern (Istio's ``*``,
+``prefix*``, ``*suffix``) that matches identities outside the tenant's own namespaces
+(``istio.wildcards``): ``principals: ["*"]``, ``namespaces: ["*"]``,
+``cluster.local/ns/beta-*``. A pattern that fixes the namespace, such as
+``cluster.local/ns/alpha-dev/sa/*``, stays inside it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +30,9 @@ from tenantctl.verify.results import PLATFORM, Result, failed, passed
 from tenantctl.verify.selectors import Selector
 
 ROOT_NAMESPACE = "istio-system"
+# What a principal pattern must keep literal to stay inside one namespace: the namespace part.
+_PRINCIPAL_PREFIX = re.compile(r"^[^/*]+/ns/([^/*]+)/sa/")
+_PRINCIPAL_SUFFIX = re.compile(r"/ns/([^/*]+)/sa/[^/*]+$")
 _NARROWING_FIELDS = (
     "notPrincipals",
     "notNamespaces",
@@ -104,6 +114,54 @@ def _callers(
     return principals, namespaces, broad
 
 
+def _pattern_escapes(pattern: str, field: str, own: set[str]) -> bool:
+    """Whether an Istio match pattern with ``*`` can match a caller outside ``own`` namespaces."""
+    if "*" not in pattern:
+        return False
+    if field == "namespaces" or pattern == "*":
+        return True
+    if pattern.endswith("*"):
+        found = _PRINCIPAL_PREFIX.match(pattern[:-1])
+    elif pattern.startswith("*"):
+        found = _PRINCIPAL_SUFFIX.search(pattern[1:])
+    else:
+        return True
+    return found is None or found.group(1) not in own
+
+
+def _wildcards(tenant: str, namespace: str, policies: list[Manifest], own: set[str]) -> Result:
+    check = "istio.wildcards"
+    problems = []
+    for policy in policies:
+        spec = policy.get("spec") or {}
+        if str(spec.get("action") or "ALLOW").upper() != "ALLOW":
+            continue
+        for index, rule in enumerate(spec.get("rules") or []):
+            for item in rule.get("from") or []:
+                source = item.get("source") or {}
+                for field in ("principals", "namespaces"):
+                    for pattern in source.get(field) or []:
+                        if _pattern_escapes(str(pattern), field, own):
+                            problems.append(
+                                f"{name_of(policy)} rule {index}: {field[:-1]} {pattern} "
+                                f"matches callers outside tenant {tenant}'s namespaces"
+                            )
+    if problems:
+        return failed(
+            tenant,
+            check,
+            "an AuthorizationPolicy admits callers by a wildcard that reaches beyond the tenant",
+            namespace,
+            problems,
+        )
+    return passed(
+        tenant,
+        check,
+        "no ALLOW rule names callers by a wildcard reaching beyond the tenant",
+        namespace,
+    )
+
+
 def check_istio(
     inventory: Inventory, expectations: Expectations, root: str = ROOT_NAMESPACE
 ) -> list[Result]:
@@ -132,6 +190,12 @@ def check_istio(
             results.append(
                 passed(tenant, "istio.strict-mtls", f"STRICT mTLS from {source}", namespace)
             )
+
+    for namespace, policies in sorted(by_namespace.items()):
+        owner = expectations.tenant_of(namespace)
+        if owner is not None:
+            own = set(expectations.tenant(owner).namespaces)
+            results.append(_wildcards(owner, namespace, policies, own))
 
     if expectations.agents is not None:
         for agent in expectations.agents:

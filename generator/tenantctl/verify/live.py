@@ -35,6 +35,7 @@ READ = (
     ("/api/v1/namespaces", "Namespace", False),
     ("/api/v1/pods", "Pod", False),
     ("/apis/networking.k8s.io/v1/networkpolicies", "NetworkPolicy", False),
+    ("/api/v1/services", "Service", False),
     ("/apis/rbac.authorization.k8s.io/v1/roles", "Role", False),
     ("/apis/rbac.authorization.k8s.io/v1/rolebindings", "RoleBinding", False),
     ("/apis/rbac.authorization.k8s.io/v1/clusterroles", "ClusterRole", False),

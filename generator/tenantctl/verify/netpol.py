@@ -14,17 +14,18 @@ The rules implemented (networking.k8s.io/v1, as the API server defaults and CNIs
   ORed. A peer with only ``podSelector`` means pods of the policy's own namespace; with only
   ``namespaceSelector``, every pod of the selected namespaces; ``{}`` selects all.
 - ``ipBlock`` peers address IPs. Pod IPs are not in manifests, so ipBlocks are reported as
-  external destinations/sources, except that an ipBlock overlapping one of ``cluster_cidrs``
-  (after its ``except`` list) is treated as matching every pod.
+  external destinations/sources; an ipBlock that still covers part of one of ``cluster_cidrs``
+  after its ``except`` list (``clusternet.inside``) is also treated as matching every pod.
 - A connection needs the source's egress AND the destination's ingress to allow it; the ports
   of a connection are the intersection (see ``ports`` for named ports and ``endPort``).
 
 The abstraction (stated, because pod labels are not in manifests): each namespace holds one
-*generic pod*, carrying none of the labels any selector mentions, plus one *representative pod*
-per distinct pod selector that can apply there (from a policy's ``podSelector``, a peer's
-``podSelector``, or a pod the expectations name: DNS, the gateway, agents). A representative
-carries exactly the labels its selector requires. ``OTHER_NAMESPACE`` stands for every namespace
-the input does not name; it has only its name label, which no name-based selector matches.
+pod per *class* of label sets, where a class is every label set that matches the same subset of
+the pod selectors that can apply there (a policy's ``podSelector``, a peer's ``podSelector``, a
+pod the expectations name: DNS, the gateway, agents; see ``podclasses``). So a pod carrying the
+labels of two different rules at once is analysed too. The class with none of the labels any
+selector mentions is the *generic pod*. ``OTHER_NAMESPACE`` stands for every namespace the input
+does not name; it has only its name label, which no name-based selector matches.
 
 Cost: candidate connections are enumerated along selector matches through an inverted index
 of namespace labels (never all pairs); the pairs where both ends are open to everything are kept
@@ -40,6 +41,7 @@ from functools import cached_property
 from typing import Any
 
 from tenantctl import labels
+from tenantctl.verify import clusternet, podclasses
 from tenantctl.verify.ports import ALL_PORTS, NO_PORTS, PortSet, parse_ports
 from tenantctl.verify.selectors import Selector
 
@@ -204,19 +206,8 @@ class NamespaceIndex:
         return result
 
 
-def _overlaps_cluster(block: tuple[str, tuple[str, ...]], cluster_cidrs: list[Any]) -> bool:
-    try:
-        network = ipaddress.ip_network(block[0], strict=False)
-        excepts = [ipaddress.ip_network(e, strict=False) for e in block[1]]
-    except ValueError:
-        return False
-    for cluster in cluster_cidrs:
-        if network.version != cluster.version or not network.overlaps(cluster):
-            continue
-        overlap = cluster if network.supernet_of(cluster) else network
-        if not any(e.version == overlap.version and e.supernet_of(overlap) for e in excepts):
-            return True
-    return False
+def _reaches_cluster(block: tuple[str, tuple[str, ...]], networks: list[Any]) -> bool:
+    return any(clusternet.inside(block[0], block[1], network) for network in networks)
 
 
 @dataclass
@@ -243,6 +234,9 @@ class Reachability:
         self.external_egress: dict[int, list[ExternalFlow]] = {}
         self.external_ingress: dict[int, list[ExternalFlow]] = {}
         self.policies_by_namespace: dict[str, list[Policy]] = {}
+        # Namespaces whose label classes were too many to enumerate -> how many were found
+        # before giving up; they got one pod per selector instead.
+        self.unenumerated: dict[str, int] = {}
 
     def isolated(self, pod: PodClass, direction: str) -> bool:
         side = self.egress if direction == "egress" else self.ingress
@@ -309,19 +303,19 @@ def pod_class_labels(
     policies: list[Policy],
     index: NamespaceIndex,
     known_pods: Iterable[tuple[str, Selector]],
-) -> dict[str, set[LabelTuple]]:
-    """The pods the analysis distinguishes, per namespace (see the module docstring)."""
-    wanted: dict[str, set[LabelTuple]] = {name: {()} for name in index.names}
+    unenumerated: dict[str, int] | None = None,
+) -> dict[str, list[LabelTuple]]:
+    """The pods the analysis distinguishes, per namespace (see the module docstring).
+
+    A namespace whose classes exceed ``podclasses.MAX_CLASSES`` gets the generic pod plus one
+    pod per selector, and is entered in ``unenumerated``."""
+    selectors: dict[str, set[Selector]] = {name: set() for name in index.names}
 
     def add(namespaces: Iterable[str], selector: Selector | None) -> None:
         if selector is None or selector.is_empty():
             return
-        rep = selector.representative()
-        if rep is None:
-            return
-        key = tuple(sorted(rep.items()))
         for name in namespaces:
-            wanted.setdefault(name, {()}).add(key)
+            selectors.setdefault(name, set()).add(selector)
 
     for policy in policies:
         add([policy.namespace], policy.pod_selector)
@@ -338,7 +332,24 @@ def pod_class_labels(
                     add(where, peer.pods)
     for namespace, selector in known_pods:
         add([namespace], selector)
-    return wanted
+    found: dict[str, list[LabelTuple]] = {}
+    # Many namespaces share one set of selectors (the same rendered policies): classify once.
+    by_selectors: dict[frozenset[Selector], list[LabelTuple] | int] = {}
+    for name, wanted in selectors.items():
+        key = frozenset(wanted)
+        if key not in by_selectors:
+            try:
+                by_selectors[key] = podclasses.label_sets(wanted)
+            except podclasses.TooManyClasses as err:
+                by_selectors[key] = err.args[0]
+        classes = by_selectors[key]
+        if isinstance(classes, int):
+            if unenumerated is not None:
+                unenumerated[name] = classes
+            reps = {tuple(sorted(r.items())) for s in wanted if (r := s.representative())}
+            classes = sorted(reps | {()})
+        found[name] = classes
+    return found
 
 
 def referenced_namespaces(policies: list[Policy]) -> set[str]:
@@ -376,8 +387,9 @@ def analyse(
     for policy in policies:
         result.policies_by_namespace.setdefault(policy.namespace, []).append(policy)
 
-    for namespace, label_sets in sorted(pod_class_labels(policies, index, known_pods).items()):
-        for label_set in sorted(label_sets):
+    classes = pod_class_labels(policies, index, known_pods, result.unenumerated)
+    for namespace, label_sets in sorted(classes.items()):
+        for label_set in label_sets:
             pod = PodClass(len(result.classes), namespace, label_set)
             result.classes.append(pod)
             result.classes_by_namespace.setdefault(namespace, []).append(pod)
@@ -421,7 +433,7 @@ def analyse(
                                 pod, peer.ip_block[0], peer.ip_block[1], rule.ports, rule.policy
                             )
                         )
-                        if cidrs and _overlaps_cluster(peer.ip_block, cidrs):
+                        if cidrs and _reaches_cluster(peer.ip_block, cidrs):
                             side.any_ports = side.any_ports.union(rule.ports)
                             side.any_via.append(rule.policy)
             if found:

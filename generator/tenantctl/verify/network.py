@@ -4,8 +4,11 @@ Per tenant namespace: a deny-all default in both directions; DNS (UDP and TCP 53
 gateway reachable from every pod; no other connection into or out of the namespace than the spec
 allows (same-tenant, declared ingress sources, agent calls, istiod); external CIDRs as the spec
 lists them; no namespace selector on a label a tenant could set; no peer list that ORs a
-namespace-only peer with a pod-only peer (the classic "AND was meant" slip). Per tenant: every
-connection to or from another tenant, failed unless the spec declares it.
+namespace-only peer with a pod-only peer (the classic "AND was meant" slip); no ipBlock that
+reaches into the cluster's pod or service networks without carving them out (``clusternet``);
+and, with a spec, every path it declares (same-tenant traffic, ingress sources, agent calls)
+still open for every pod it names (``network.declared-paths``). Per tenant: every connection to
+or from another tenant, failed unless the spec declares it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tenantctl import labels
-from tenantctl.verify import manifests, netpol
+from tenantctl.verify import clusternet, manifests, netpol, podclasses
+from tenantctl.verify.clusternet import ClusterNetworks
 from tenantctl.verify.expectations import DNS_PORTS, Allowance, Endpoint, Expectations
 from tenantctl.verify.manifests import Inventory, namespace_of, ref
 from tenantctl.verify.netpol import OTHER_NAMESPACE, Flow, PodClass, Policy, Reachability
@@ -83,11 +87,10 @@ def _tenant(expectations: Expectations, namespace: str) -> str:
 
 
 def _endpoint_pods(reach: Reachability, endpoint: Endpoint) -> list[PodClass]:
-    rep = endpoint.pods.representative() or {}
     return [
         pod
         for pod in reach.classes_by_namespace.get(endpoint.namespace, [])
-        if pod.label_map == rep
+        if endpoint.pods.matches(pod.label_map)
     ]
 
 
@@ -236,6 +239,74 @@ def _policy_lints(tenant: str, namespace: str, policies: Iterable[Policy]) -> li
     return results
 
 
+def _declared_paths(reach: Reachability, expectations: Expectations) -> dict[str, list[str]]:
+    """Per tenant namespace, the declared paths some pod the spec names does not have: judged
+    at the destination when it is a tenant namespace, else at the source."""
+    missing: dict[str, list[str]] = {ns: [] for ns in expectations.tenant_namespaces()}
+    for allowance in expectations.allowances:
+        if not allowance.required or allowance.sources is None:
+            continue
+        for destination_ns in sorted(allowance.destinations):
+            targets = _endpoint_pods(reach, Endpoint(destination_ns, allowance.destination_pods))
+            for source_ns in sorted(allowance.sources):
+                owner = destination_ns if destination_ns in missing else source_ns
+                if owner not in missing:
+                    continue
+                sources = _endpoint_pods(reach, Endpoint(source_ns, allowance.source_pods))
+                for source in sources:
+                    for target in targets:
+                        flow = reach.connection(source, target)
+                        have = flow.ports if flow is not None else NO_PORTS
+                        if not have.covers(allowance.ports):
+                            missing[owner].append(
+                                f"{source} -> {target}: allowed {have}, the spec declares "
+                                f"{allowance.ports} ({allowance.reason})"
+                            )
+    return missing
+
+
+def _ipblocks_into_cluster(
+    tenant: str, namespace: str, policies: Iterable[Policy], networks: ClusterNetworks
+) -> Result:
+    check = "network.ipblock-cluster"
+    parsed = [(what, cidr, clusternet.parse(cidr)) for what, cidr in networks.networks]
+    found = []
+    for policy in policies:
+        for direction, rules in (("ingress from", policy.ingress), ("egress to", policy.egress)):
+            for rule in rules or ():
+                for peer in rule.peers or ():
+                    if not peer.ip_block:
+                        continue
+                    cidr, excepts = peer.ip_block
+                    for what, network_text, network in parsed:
+                        if network is None:
+                            continue
+                        left = clusternet.inside(cidr, excepts, network)
+                        if left:
+                            found.append(
+                                f"{policy.ref} {direction} {peer.describe()} reaches the "
+                                f"{what} {network_text} ({', '.join(map(str, left[:3]))}"
+                                f"{', ...' if len(left) > 3 else ''} not carved out by except)"
+                            )
+    assumed = " (assumed)" if networks.assumed else ""
+    if found:
+        return failed(
+            tenant,
+            check,
+            f"an ipBlock reaches into the cluster's pod or service networks{assumed}: most "
+            "network plugins apply it to pods, so it opens paths to or from every namespace; "
+            "carve those networks out with except",
+            namespace,
+            found,
+        )
+    return passed(
+        tenant,
+        check,
+        f"no ipBlock reaches into the cluster's pod or service networks{assumed}",
+        namespace,
+    )
+
+
 def _external(
     reach: Reachability, expectations: Expectations, tenant: str, namespace: str
 ) -> tuple[Result, list[str]]:
@@ -275,9 +346,16 @@ def _external(
 
 
 def analyse_network(
-    inventory: Inventory, expectations: Expectations, cluster_cidrs: Iterable[str] = ()
+    inventory: Inventory,
+    expectations: Expectations,
+    cluster_cidrs: Iterable[str] = (),
+    cluster_networks: ClusterNetworks | None = None,
 ) -> NetworkAnalysis:
-    results: list[Result] = []
+    """``cluster_networks`` wins over ``cluster_cidrs``; with neither, ``clusternet.ASSUMED``."""
+    networks = cluster_networks or clusternet.resolve(cluster_cidrs)
+    results: list[Result] = [
+        passed(PLATFORM, "network.cluster-networks", f"cluster networks {networks.describe()}")
+    ]
     policies: list[Policy] = []
     for obj in inventory.of_kind("NetworkPolicy"):
         try:
@@ -312,10 +390,22 @@ def analyse_network(
         policies,
         {name: inventory.namespace_labels(name) for name in names},
         known,
-        cluster_cidrs,
+        networks.cidrs(),
     )
 
+    for namespace in sorted(reach.unenumerated):
+        results.append(
+            failed(
+                _tenant(expectations, namespace),
+                "network.label-combinations",
+                f"the pod selectors that apply in {_shown(namespace)} allow more than "
+                f"{podclasses.MAX_CLASSES} distinct kinds of pod; verify analysed one pod per "
+                "selector there, which misses pods carrying several selectors' labels at once",
+                namespace,
+            )
+        )
     judge = _Judge(expectations)
+    lost_paths = _declared_paths(reach, expectations) if expectations.from_spec else {}
     unexpected_pairs: set[tuple[str, str]] = set()
     cross: dict[str, list[str]] = {t.name: [] for t in expectations.tenants}
     cross_declared: dict[str, int] = {t.name: 0 for t in expectations.tenants}
@@ -390,6 +480,34 @@ def analyse_network(
                     results.append(passed(tenant.name, check, what, namespace))
             external, _ = _external(reach, expectations, tenant.name, namespace)
             results.append(external)
+            if expectations.from_spec:
+                lost = list(dict.fromkeys(lost_paths.get(namespace, [])))
+                check = "network.declared-paths"
+                if lost:
+                    results.append(
+                        failed(
+                            tenant.name,
+                            check,
+                            f"{len(lost)} path(s) the spec declares are not open: the "
+                            "manifests no longer give them",
+                            namespace,
+                            lost,
+                        )
+                    )
+                else:
+                    results.append(
+                        passed(
+                            tenant.name, check, "every path the spec declares is open", namespace
+                        )
+                    )
+            results.append(
+                _ipblocks_into_cluster(
+                    tenant.name,
+                    namespace,
+                    reach.policies_by_namespace.get(namespace, []),
+                    networks,
+                )
+            )
             results.extend(
                 _policy_lints(
                     tenant.name, namespace, reach.policies_by_namespace.get(namespace, [])

@@ -13,6 +13,12 @@ identity (bootstrap bindings the API server creates for every user excepted); cl
 any role with ``*`` on ``*``); a role outside the allowed set; a binding to a role that does not
 exist; write access to ResourceQuota or LimitRange (MTB: tenants must not change their budget);
 a spec binding that is missing.
+
+Every RoleBinding *in* a tenant namespace is judged too, whoever its subjects are: cluster-admin
+and ClusterRoles outside the allowed set fail for any subject (the gateway's own write role is
+the gateway's alone), and a subject that is neither the tenant's, another tenant's (reported for
+that tenant), a manager, the gateway nor the controller fails, as do groups that hold every
+identity or every ServiceAccount of some other namespace (``rbac.subjects``).
 """
 
 from __future__ import annotations
@@ -25,12 +31,15 @@ from typing import Any
 
 import yaml
 
+from tenantctl.render import rbac as render_rbac
 from tenantctl.verify.expectations import EVERYONE_GROUPS, Expectations, TenantExpectation
 from tenantctl.verify.manifests import Inventory, Manifest, name_of, namespace_of
 from tenantctl.verify.results import Result, failed, passed
 from tenantctl.verify.selectors import Selector
 
 BUILTIN_ROLES_FILE = "builtin-clusterroles.yaml"
+SERVICE_ACCOUNT_GROUP_PREFIX = "system:serviceaccounts:"
+SERVICE_ACCOUNT_USER_PREFIX = "system:serviceaccount:"
 BOOTSTRAP_LABEL = "kubernetes.io/bootstrapping"
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 # What the report shows per identity and namespace: (label, verb, API group, resource).
@@ -147,6 +156,19 @@ def _subject_text(subject: Mapping[str, Any]) -> str:
     return f"{subject.get('kind')} {subject.get('name')}"
 
 
+def identity(subject: Mapping[str, Any], binding_namespace: str) -> str:
+    """One spelling per identity: a ServiceAccount's user name becomes ``ServiceAccount ns/name``,
+    as ``Expectations.platform_subjects`` spells it."""
+    kind, name = subject.get("kind"), str(subject.get("name"))
+    if kind == "User" and name.startswith(SERVICE_ACCOUNT_USER_PREFIX):
+        parts = name.split(":")
+        if len(parts) == 4:
+            return f"ServiceAccount {parts[2]}/{parts[3]}"
+    if kind == "ServiceAccount":
+        return f"ServiceAccount {subject.get('namespace') or binding_namespace}/{name}"
+    return f"{kind} {name}"
+
+
 def _subject_keys(subject: Mapping[str, Any], binding_namespace: str) -> list[tuple[str, str]]:
     """Index keys of a subject: by group, by user, or by the namespace of a ServiceAccount."""
     kind, name = subject.get("kind"), str(subject.get("name"))
@@ -170,6 +192,8 @@ class Bindings:
 
     def __init__(self, inventory: Inventory, roles: Roles) -> None:
         self.by_key: dict[tuple[str, str], list[Grant]] = {}
+        # RoleBindings per namespace, with each subject as ``identity`` names it.
+        self.in_namespace: dict[str, list[tuple[Grant, str]]] = {}
         for kind in ("RoleBinding", "ClusterRoleBinding"):
             for binding in inventory.of_kind(kind):
                 meta_labels = binding["metadata"].get("labels") or {}
@@ -196,6 +220,10 @@ class Bindings:
                     )
                     for key in _subject_keys(subject, namespace or ""):
                         self.by_key.setdefault(key, []).append(grant)
+                    if namespace is not None:
+                        self.in_namespace.setdefault(namespace, []).append(
+                            (grant, identity(subject, namespace))
+                        )
 
     def grants_of(self, tenant: TenantExpectation) -> list[Grant]:
         keys = [("group", g) for g in sorted(tenant.groups | EVERYONE_GROUPS)]
@@ -221,6 +249,58 @@ def _line(grant: Grant) -> str:
     return f"{grant.subject} -> {grant.role} {grant.where()} ({grant.binding})"
 
 
+class _Owners:
+    """Which tenants a group or user belongs to, for telling other tenants' subjects apart."""
+
+    def __init__(self, expectations: Expectations) -> None:
+        self.expectations = expectations
+        self.groups: dict[str, set[str]] = {}
+        self.users: dict[str, set[str]] = {}
+        for tenant in expectations.tenants:
+            for group in tenant.groups:
+                self.groups.setdefault(group, set()).add(tenant.name)
+            for user in tenant.users:
+                self.users.setdefault(user, set()).add(tenant.name)
+
+    def stranger(self, subject: str) -> str | None:
+        """Why ``subject`` may not hold rights in a tenant namespace, or None if it may: it is
+        a tenant's identity (another tenant's is reported by ``rbac.other-namespaces``) or the
+        platform's."""
+        kind, _, name = subject.partition(" ")
+        if kind == "Group" and name in EVERYONE_GROUPS:
+            return "a group every identity is in"
+        if kind == "Group" and name.startswith(SERVICE_ACCOUNT_GROUP_PREFIX):
+            namespace = name.removeprefix(SERVICE_ACCOUNT_GROUP_PREFIX)
+            if self.expectations.tenant_of(namespace) is not None:
+                return None
+            return f"every ServiceAccount of namespace {namespace}"
+        if subject in self.expectations.platform_subjects:
+            return None
+        if kind == "Group" and name in self.groups:
+            return None
+        if kind == "User" and name in self.users:
+            return None
+        if kind == "ServiceAccount":
+            namespace = name.split("/", 1)[0]
+            if self.expectations.tenant_of(namespace) is not None:
+                return None
+        return "neither the tenant's, a manager, the gateway nor the controller"
+
+
+def _role_allowed(grant: Grant, subject: str, expectations: Expectations) -> bool:
+    if not grant.role.startswith("ClusterRole "):
+        return True
+    name = grant.role.removeprefix("ClusterRole ")
+    if name in expectations.allowed_cluster_roles:
+        return True
+    # The gateway writes Sandboxes through its own role, bound in every tenant namespace.
+    return (
+        name == render_rbac.GATEWAY_WRITE_ROLE
+        and subject.startswith("ServiceAccount ")
+        and subject in expectations.platform_subjects
+    )
+
+
 def check_rbac(
     inventory: Inventory, expectations: Expectations, builtin: Iterable[Manifest] | None = None
 ) -> tuple[list[Result], dict[str, list[str]]]:
@@ -228,11 +308,16 @@ def check_rbac(
     roles = Roles(inventory, builtin_cluster_roles() if builtin is None else builtin)
     bindings = Bindings(inventory, roles)
     _ALLOWS.clear()
+    owners = _Owners(expectations)
     results: list[Result] = []
     summaries: dict[str, list[str]] = {}
     for tenant in expectations.tenants:
         own = set(tenant.namespaces)
         grants = bindings.grants_of(tenant)
+        # Every RoleBinding in the tenant's namespaces, whoever it names.
+        local = [pair for ns in tenant.namespaces for pair in bindings.in_namespace.get(ns, ())]
+        everything = {id(g): g for g in grants if _is_everything(g)}
+        everything.update((id(g), g) for g, _ in local if _is_everything(g))
 
         def verdict(
             check: str, bad: list[str], fail: str, ok: str, name: str = tenant.name
@@ -256,9 +341,10 @@ def check_rbac(
         )
         verdict(
             "rbac.cluster-admin",
-            [_line(g) for g in grants if _is_everything(g)],
-            "a tenant identity is bound to cluster-admin (every verb on every resource)",
-            "no tenant identity is bound to cluster-admin",
+            [_line(g) for g in everything.values()],
+            "cluster-admin (every verb on every resource) is bound to a tenant identity or "
+            "in a tenant namespace",
+            "no tenant identity and nobody in the tenant's namespaces is bound to cluster-admin",
         )
         verdict(
             "rbac.missing-role",
@@ -269,16 +355,22 @@ def check_rbac(
         )
         verdict(
             "rbac.allowed-roles",
-            [
-                _line(g)
-                for g in grants
-                if g.role.startswith("ClusterRole ")
-                and g.role.removeprefix("ClusterRole ") not in expectations.allowed_cluster_roles
-                and g.namespace in own
-            ],
-            "a tenant identity is bound to a ClusterRole outside the allowed set "
+            [_line(g) for g, subject in local if not _role_allowed(g, subject, expectations)],
+            "a RoleBinding in a tenant namespace uses a ClusterRole outside the allowed set "
             f"({', '.join(sorted(expectations.allowed_cluster_roles))})",
-            "tenant bindings use only the allowed ClusterRoles",
+            "bindings in the tenant's namespaces use only the allowed ClusterRoles",
+        )
+        strangers = []
+        for grant, subject in local:
+            why = owners.stranger(subject)
+            if why is not None:
+                strangers.append(f"{_line(grant)}: {why}")
+        verdict(
+            "rbac.subjects",
+            strangers,
+            "a subject that is not the tenant's, a manager, the gateway or the controller "
+            "holds rights in a tenant namespace",
+            "every subject bound in the tenant's namespaces is the tenant's or the platform's",
         )
         verdict(
             "rbac.quota-write",

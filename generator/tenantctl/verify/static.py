@@ -10,9 +10,11 @@ from collections.abc import Iterable
 
 from tenantctl.spec.model import TenantSet
 from tenantctl.verify import admission, istio, network, quota, rbac
+from tenantctl.verify.clusternet import ClusterNetworks, resolve
 from tenantctl.verify.expectations import Expectations
 from tenantctl.verify.manifests import Inventory, Manifest, without_cycle_collection
 from tenantctl.verify.results import PLATFORM, Verification, failed, passed
+from tenantctl.verify.services import check_services
 
 
 def verify_inventory(
@@ -23,18 +25,24 @@ def verify_inventory(
     cluster_cidrs: Iterable[str] = (),
     builtin_roles: Iterable[Manifest] | None = None,
     tenantset: TenantSet | None = None,
+    cluster_networks: ClusterNetworks | None = None,
 ) -> Verification:
     """``tenantset``, when given, is what ``expectations`` came from: the admission check
-    then compares the policies with the ones tenantctl renders for it."""
+    then compares the policies with the ones tenantctl renders for it.
+
+    ``cluster_networks`` (``clusternet.resolve``, from the spec's pod and service networks)
+    wins over ``cluster_cidrs`` (``--cluster-cidr``); with neither, verify assumes the private
+    ranges and says so in the ``network.cluster-networks`` result."""
+    networks = cluster_networks or resolve(cluster_cidrs)
     with without_cycle_collection():
-        return _verify(inventory, expectations, mode, cluster_cidrs, builtin_roles, tenantset)
+        return _verify(inventory, expectations, mode, networks, builtin_roles, tenantset)
 
 
 def _verify(
     inventory: Inventory,
     expectations: Expectations,
     mode: str,
-    cluster_cidrs: Iterable[str],
+    networks: ClusterNetworks,
     builtin_roles: Iterable[Manifest] | None,
     tenantset: TenantSet | None,
 ) -> Verification:
@@ -68,11 +76,12 @@ def _verify(
                 f"({'from the spec' if expectations.from_spec else 'inferred from labels'})",
             )
         )
-    analysis = network.analyse_network(inventory, expectations, cluster_cidrs)
+    analysis = network.analyse_network(inventory, expectations, cluster_networks=networks)
     results.extend(analysis.results)
     rbac_results, summaries = rbac.check_rbac(inventory, expectations, builtin_roles)
     results.extend(rbac_results)
     results.extend(istio.check_istio(inventory, expectations))
+    results.extend(check_services(inventory, expectations))
     results.extend(quota.check_quota(inventory, expectations))
     results.append(admission.check_admission(inventory, tenantset))
     verification.permissions = summaries

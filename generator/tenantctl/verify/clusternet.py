@@ -1,0 +1,88 @@
+"""The cluster's own networks, and which part of an ipBlock falls inside them.
+
+NetworkPolicy ``ipBlock`` peers are meant for addresses outside the cluster, but most network
+plugins apply them to pod (and, after service translation, Service) addresses too. So an
+``ipBlock`` that reaches into the pod or service network, after its ``except`` list, is a path to
+pods: egress to ``0.0.0.0/0`` opens every other tenant's pods and the API server's Service, and
+two tenants allowing ``10.0.0.0/8`` out and in have a path between them.
+
+Where the networks come from: the spec (``spec.clusterNetworks: {pods, services}``) or
+``--cluster-cidr``. When neither says, verify assumes the ranges pod and service networks are
+carved from in practice, the private IPv4 ranges of RFC 1918 and IPv6 unique local addresses,
+and says so in its results: a wider guess fails safe (an ipBlock into a private range is treated
+as reaching pods), and declaring the real networks narrows it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+ASSUMED = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+
+
+@dataclass(frozen=True)
+class ClusterNetworks:
+    """(what, CIDR) pairs, ``what`` being "pod network", "service network" or "cluster
+    network" (from ``--cluster-cidr``, which does not say which); ``assumed`` when nobody
+    declared them."""
+
+    networks: tuple[tuple[str, str], ...]
+    assumed: bool
+
+    def cidrs(self) -> list[str]:
+        return [cidr for _, cidr in self.networks]
+
+    def describe(self) -> str:
+        listed = ", ".join(f"{what} {cidr}" for what, cidr in self.networks)
+        if self.assumed:
+            return (
+                f"assumed (none declared): {', '.join(ASSUMED)}; declare spec.clusterNetworks "
+                "or pass --cluster-cidr to narrow this"
+            )
+        return f"declared: {listed}"
+
+
+def resolve(
+    cluster_cidrs: Iterable[str] = (), pods: Iterable[str] = (), services: Iterable[str] = ()
+) -> ClusterNetworks:
+    declared = [
+        *(("pod network", c) for c in pods),
+        *(("service network", c) for c in services),
+        *(("cluster network", c) for c in cluster_cidrs),
+    ]
+    if declared:
+        return ClusterNetworks(tuple(dict.fromkeys(declared)), False)
+    return ClusterNetworks(tuple(("private range", c) for c in ASSUMED), True)
+
+
+def parse(cidr: str) -> Network | None:
+    try:
+        return ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return None
+
+
+def inside(cidr: str, excepts: Iterable[str], network: Network) -> list[Network]:
+    """The parts of ``network`` that ``cidr`` covers and ``excepts`` do not carve out."""
+    block = parse(cidr)
+    if block is None or block.version != network.version or not block.overlaps(network):
+        return []
+    remaining: list[Network] = [network if block.supernet_of(network) else block]  # type: ignore[arg-type]
+    for text in excepts:
+        cut = parse(text)
+        if cut is None or cut.version != network.version:
+            continue
+        next_round: list[Network] = []
+        for part in remaining:
+            if cut.supernet_of(part):  # type: ignore[arg-type]
+                continue
+            if part.supernet_of(cut):  # type: ignore[arg-type]
+                next_round.extend(part.address_exclude(cut))  # type: ignore[arg-type]
+            else:
+                next_round.append(part)
+        remaining = next_round
+    return sorted(ipaddress.collapse_addresses(remaining))  # type: ignore[arg-type]
