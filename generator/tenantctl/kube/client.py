@@ -144,12 +144,14 @@ class Client:
         content_type: str = "application/json",
         accept: str | None = None,
     ) -> Body:
-        """Send one request; the decoded JSON body on 2xx, a ``KubeError`` otherwise."""
+        """Send one request; the decoded JSON body on 2xx, a ``KubeError`` otherwise.
+        ``body`` is encoded as JSON, unless it is ``bytes`` already (a YAML apply patch)."""
         headers = {}
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
-            data = json.dumps(body, separators=(",", ":")).encode()
+            encoded = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":"))
+            data = encoded.encode() if isinstance(encoded, str) else encoded
         if accept:
             headers["Accept"] = accept
         session = self._ensure_session()

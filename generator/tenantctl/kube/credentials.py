@@ -3,7 +3,9 @@
 A token file is re-read whenever its identity changes (inode, size or modification time, so a
 kubelet's atomic swap of a projected token is seen at the next request, and an unchanged file
 costs one ``stat``). An exec plugin runs once, lazily, and its credential is kept until its
-``expirationTimestamp``; concurrent requests wait for one run, not one each. After a 401 the
+``expirationTimestamp``, shared by every client of the process that uses the same plugin and
+cluster (verify opens one client per impersonated identity; as in client-go, they share one
+credential); concurrent requests of a client wait for one run, not one each. After a 401 the
 client asks ``refresh``: a plugin runs again and a token file is re-read, and the request is
 repeated once if that produced a different credential. A static token wins over an exec
 plugin, a token file over a static token, as in kubectl.
@@ -26,6 +28,9 @@ from pathlib import Path
 from tenantctl.kube import execplugin, tls
 from tenantctl.kube.connections import Connection
 from tenantctl.kube.errors import ConfigError
+
+# Exec credentials by (plugin, server), shared by every Credentials of this process.
+_EXEC_CACHE: dict[tuple[execplugin.ExecConfig, str], execplugin.ExecCredential] = {}
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,6 @@ class Credentials:
             if connection.exec_plugin and not (connection.token or connection.token_file)
             else None
         )
-        self._exec: execplugin.ExecCredential | None = None
         self._exec_lock: asyncio.Lock | None = None
         self._contexts: dict[tuple[bytes, bytes] | None, ssl.SSLContext] = {}
         # Built now, so that a broken CA or key is reported before the first request.
@@ -136,9 +140,14 @@ class Credentials:
         if self._plugin is None:
             return False
         async with self._lock():
-            if self._exec is not None and self._exec_auth(self._exec) == rejected:
-                self._exec = None
+            cached = _EXEC_CACHE.get(self._exec_key())
+            if cached is not None and self._exec_auth(cached) == rejected:
+                del _EXEC_CACHE[self._exec_key()]
         return (await self.current()) != rejected
+
+    def _exec_key(self) -> tuple[execplugin.ExecConfig, str]:
+        assert self._plugin is not None
+        return (self._plugin, self._connection.server)
 
     def _exec_auth(self, credential: execplugin.ExecCredential) -> Auth:
         context = self._static
@@ -153,14 +162,17 @@ class Credentials:
 
     async def _exec_credential(self) -> execplugin.ExecCredential:
         assert self._plugin is not None
-        cached = self._exec
+        key = self._exec_key()
+        cached = _EXEC_CACHE.get(key)
         if cached is not None and not cached.expired():
             return cached
         async with self._lock():
-            if self._exec is None or self._exec.expired():
-                self._exec = await execplugin.run(
+            cached = _EXEC_CACHE.get(key)
+            if cached is None or cached.expired():
+                cached = await execplugin.run(
                     self._plugin,
                     cluster=self._connection.cluster_info(),
                     terminal=self._terminal(),
                 )
-            return self._exec
+                _EXEC_CACHE[key] = cached
+            return cached
