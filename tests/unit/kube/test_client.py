@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from serving import serve
 
 from tenantctl.kube import config, errors
 from tenantctl.kube.client import APPLY_PATCH, Client
@@ -125,16 +125,10 @@ class FakeApi:
 @pytest_asyncio.fixture
 async def api() -> AsyncIterator[tuple[FakeApi, Client]]:
     fake = FakeApi()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", fake.handle)
-    server = TestServer(app)
-    await server.start_server()
-    connection = config.Connection(
-        server=str(server.make_url("")).rstrip("/"), context="t", token="s3cret"
-    )
-    async with Client.connect(connection) as client:
-        yield fake, client
-    await server.close()
+    async with serve(fake.handle) as url:
+        connection = config.Connection(server=url, context="t", token="s3cret")
+        async with Client.connect(connection) as client:
+            yield fake, client
 
 
 async def test_server_side_apply_is_a_patch_with_manager_force_and_dry_run(
@@ -218,18 +212,13 @@ async def test_too_many_requests_is_retried_after_the_servers_hint(
 
 async def test_the_observer_sees_every_response_with_its_status() -> None:
     seen: list[tuple[str, int]] = []
-    fake = FakeApi()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", fake.handle)
-    server = TestServer(app)
-    await server.start_server()
-    connection = config.Connection(server=str(server.make_url("")).rstrip("/"), context="t")
     observer = lambda method, status, seconds: seen.append((method, status))  # noqa: E731
-    async with Client.connect(connection, observer=observer) as client:
-        await client.get("/api/v1/namespaces/busy")
-        with pytest.raises(errors.NotFound):
-            await client.get("/api/v1/namespaces/absent")
-    await server.close()
+    async with serve(FakeApi().handle) as url:
+        connection = config.Connection(server=url, context="t")
+        async with Client.connect(connection, observer=observer) as client:
+            await client.get("/api/v1/namespaces/busy")
+            with pytest.raises(errors.NotFound):
+                await client.get("/api/v1/namespaces/absent")
     assert seen == [("GET", 429), ("GET", 200), ("GET", 404)]
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from serving import serve
 
 from tenantctl.kube import errors, execplugin
 from tenantctl.kube.client import Client
@@ -325,12 +325,8 @@ class Server:
 @pytest_asyncio.fixture
 async def server() -> AsyncIterator[tuple[Server, str]]:
     fake = Server()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", fake.handle)
-    test_server = TestServer(app)
-    await test_server.start_server()
-    yield fake, str(test_server.make_url("")).rstrip("/")
-    await test_server.close()
+    async with serve(fake.handle) as url:
+        yield fake, url
 
 
 @pytest.mark.asyncio
