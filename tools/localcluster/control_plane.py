@@ -25,6 +25,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from tenantctl.kube.config import Connection
+
 from . import api, processes
 from .pki import Pki, ensure_pki
 from .processes import ComponentError, Daemon
@@ -443,7 +445,7 @@ class ControlPlane:
         """One request to the API server as the admin; the decoded JSON response."""
         return api.request(self._admin(), method, path, body, content_type)
 
-    def _admin(self) -> api.Connection:
+    def _admin(self) -> Connection:
         ca_cert = (self.dir / "pki" / "ca.crt").read_bytes()
         return api.admin(self.server, ca_cert, self.tokens[ADMIN_USER])
 

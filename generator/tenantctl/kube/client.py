@@ -354,7 +354,9 @@ def _environment_proxy(server: str) -> str | None:
     parts = urlsplit(server)
     proxies = urllib.request.getproxies_environment()
     proxy = proxies.get(parts.scheme)
-    if not proxy or urllib.request.proxy_bypass_environment(parts.netloc, proxies):
+    # proxy_bypass_environment is public in urllib.request, but missing from typeshed.
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if not proxy or bypass(parts.netloc, proxies):
         return None
     return proxy
 
@@ -364,4 +366,4 @@ def _backoff(attempt: int, retry_after: str | None) -> float:
         hinted = float(retry_after) if retry_after else 0.0
     except ValueError:
         hinted = 0.0
-    return min(MAX_BACKOFF, max(hinted, 0.1 * 2 ** (attempt - 1)))
+    return min(MAX_BACKOFF, max(hinted, 0.1 * 2.0 ** (attempt - 1)))
