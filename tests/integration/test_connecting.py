@@ -43,11 +43,7 @@ SPEC = {
     "metadata": {"name": SPEC_ID},
     "spec": {
         "platform": {
-            "gateway": {
-                "namespace": GATEWAY_NAMESPACE,
-                "serviceAccount": "cnt-gateway",
-                "podLabels": {"app": "cnt-gateway"},
-            },
+            "gateway": {"namespace": GATEWAY_NAMESPACE},
             "managers": {"groups": ["system:masters"]},
         },
         "tenants": [
