@@ -19,6 +19,7 @@ from fake_kube import FakeKube
 from gateway_testing import USER_VERBS, VIEW_VERBS, wait_until_ready
 
 from sandbox_gateway import config as configs
+from sandbox_gateway.cli import CONNECTIONS, REQUEST_TIMEOUT
 from sandbox_gateway.server import make_app
 from tenantctl.kube.client import Client
 from tenantctl.kube.config import Connection
@@ -59,7 +60,7 @@ async def start_gateway(
         config = configs.from_args(["--gateway-id", "unit", *flags])
         config = configs.Config(**{**vars(config), "backoff_initial": 0.01, "backoff_max": 0.05})
         connection = Connection(server=kube.url, context="unit", token="gateway-token")
-        client = Client(connection, concurrency=0, timeout=30.0)
+        client = Client(connection, concurrency=CONNECTIONS, timeout=REQUEST_TIMEOUT)
         test_client: TestClient[Any, Any] = TestClient(TestServer(make_app(config, client)))
         await test_client.start_server()
         clients.append(test_client)
