@@ -13,7 +13,8 @@ non-tenant namespace is 403; a restarted gateway rebuilds its view without dupli
 API-server restart mid-watch the gateway recovers and reports what changed; the three namespace
 modes (shared selector, watch list, per-tenant single namespace with namespaced RBAC); the
 gateway connects through an exec credential plugin (renewing a refused credential after the 401
-and an expired one at the next request), a two-file $KUBECONFIG and in-cluster files.
+and an expired one at the next request), a two-file $KUBECONFIG and in-cluster files; a
+rotated in-cluster token is used from the next request on.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import queue
 import secrets
 import signal
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from connecting import WAYS
+from connecting import WAYS, in_cluster
 from gateway_harness import (
     GATEWAY_NAMESPACE,
     REPO,
@@ -366,6 +368,36 @@ def test_the_gateway_connects_as_its_service_account_through(
             assert status == 200
     finally:
         call(gateway, "DELETE", f"/v1/namespaces/alpha-dev/sandboxes/{name}", token=token)
+        gateway.stop()
+
+
+def test_a_rotated_service_account_token_is_used_without_a_restart(
+    world: World, tmp_path: Path
+) -> None:
+    ca_cert = world.cluster.dir / "pki" / "ca.crt"
+    identity = world.gateway_token("sandbox-gateway")
+    way = in_cluster(tmp_path, world.cluster.server, ca_cert, identity)
+    gateway = world.start_gateway(
+        REPO / "bases" / "gateway", service_account="sandbox-gateway", way=way
+    )
+    token_file = tmp_path / "serviceaccount" / "token"
+
+    def rotate(token: str) -> None:
+        # As the kubelet does: a new file moved over the old one.
+        (tmp_path / "token.next").write_text(token)
+        os.replace(tmp_path / "token.next", token_file)
+
+    def stranger_status() -> int:
+        # An unknown caller costs a TokenReview made with the gateway's own credential.
+        return call(gateway, "GET", "/v1/sandboxes", token=secrets.token_hex(8))[0]
+
+    try:
+        assert stranger_status() == 401
+        rotate("not-a-token-the-api-server-knows")
+        assert stranger_status() == 502, "the gateway presented the rotated (bad) token"
+        rotate(world.gateway_token("sandbox-gateway"))
+        assert stranger_status() == 401, "the gateway presented the rotated good token"
+    finally:
         gateway.stop()
 
 
