@@ -20,8 +20,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from sandbox_gateway import openapi, sandboxes
 from sandbox_gateway.auth import Caller, Verb
-from sandbox_gateway.kube import errors
 from sandbox_gateway.tracking import Entry, sandboxes_path, slim
+from tenantctl.kube import errors
 
 if TYPE_CHECKING:  # server imports api
     from sandbox_gateway.server import Gateway
@@ -95,8 +95,11 @@ async def measured(request: web.Request, handler: Handler) -> web.StreamResponse
         response = await handler(request)
     except Refused as refusal:
         response = refusal.response
-    except errors.ApiUnavailable as error:
+    except errors.ConnectionFailed as error:
         response = Refused(503, f"the Kubernetes API server is unreachable: {error}").response
+    except errors.ConfigError as error:
+        # The gateway's own credential could not be had (its exec plugin or token file failed).
+        response = Refused(503, f"the gateway cannot authenticate: {error}").response
     except errors.ApiError as error:
         response = Refused(
             502, f"the Kubernetes API server refused the gateway: {error.message}"

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
-from sandbox_gateway.kube.client import KubeClient
+from tenantctl.kube.client import Client
 
 GATEWAY_API_GROUP = "gateway.tenantctl.dev"
 GATEWAY_RESOURCE = "sandboxes"
@@ -83,7 +83,7 @@ class TTLCache(Generic[T]):
 class Authenticator:
     """Bearer token -> ``Caller`` through the TokenReview API."""
 
-    def __init__(self, client: KubeClient, *, ttl: float) -> None:
+    def __init__(self, client: Client, *, ttl: float) -> None:
         self._client = client
         self._cache: TTLCache[Caller | str] = TTLCache(ttl)
 
@@ -122,7 +122,7 @@ class Authenticator:
 class Authorizer:
     """May this caller do ``verb`` on gateway sandboxes in ``namespace``? (SubjectAccessReview)"""
 
-    def __init__(self, client: KubeClient, *, ttl: float) -> None:
+    def __init__(self, client: Client, *, ttl: float) -> None:
         self._client = client
         self._cache: TTLCache[Decision] = TTLCache(ttl)
 

@@ -1,5 +1,7 @@
 """The ``sandbox-gateway`` command: parse flags, load the gateway's own credentials, serve.
 
+Credentials are found as kubectl finds them (``tenantctl.kube.config``): ``--kubeconfig``, else
+``$KUBECONFIG``, else ``~/.kube/config``, else the pod's ServiceAccount.
 Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 2 for bad flags or missing credentials.
 """
 
@@ -11,10 +13,15 @@ import sys
 from aiohttp import web
 
 from sandbox_gateway import config as configs
-from sandbox_gateway.kube import credentials, errors
-from sandbox_gateway.kube.client import KubeClient
 from sandbox_gateway.metrics import Metrics
 from sandbox_gateway.server import make_app
+from tenantctl.kube import config as kubeconfig
+from tenantctl.kube import errors
+from tenantctl.kube.client import Client
+
+# Each watch holds a connection for its whole life: no bound on the pool.
+CONNECTIONS = 0
+REQUEST_TIMEOUT = 30.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,12 +30,17 @@ def main(argv: list[str] | None = None) -> int:
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        creds = credentials.load(kubeconfig=config.kubeconfig, context=config.context)
+        connection = kubeconfig.load(config.kubeconfig, config.context)
+        metrics = Metrics()
+        client = Client(
+            connection,
+            concurrency=CONNECTIONS,
+            timeout=REQUEST_TIMEOUT,
+            observer=metrics.observe_apiserver,
+        )
     except errors.ConfigError as error:
         print(f"sandbox-gateway: {error}", file=sys.stderr)
         return 2
-    metrics = Metrics()
-    client = KubeClient(creds, observer=metrics.observe_apiserver)
     app = make_app(config, client, metrics)
     logging.getLogger("sandbox_gateway").info(
         "serving %s on %s:%d for API server %s",
@@ -39,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         }[config.mode],
         config.host,
         config.port,
-        creds.server,
+        connection.server,
     )
     web.run_app(app, host=config.host, port=config.port, print=None, access_log=None)
     return 0

@@ -77,7 +77,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--kubeconfig", type=Path, help="default: $KUBECONFIG, else in-cluster")
+    p.add_argument(
+        "--kubeconfig",
+        type=Path,
+        help="default: $KUBECONFIG, else ~/.kube/config, else in-cluster (as kubectl)",
+    )
     p.add_argument("--context")
     p.add_argument("--auth-cache-ttl", type=float, default=10.0, metavar="SECONDS")
     p.add_argument(

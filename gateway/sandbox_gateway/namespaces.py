@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox_gateway import config as configs
-from sandbox_gateway.kube import errors, reflecting
-from sandbox_gateway.kube.client import KubeClient
 from tenantctl import labels
+from tenantctl.kube import errors, reflecting
+from tenantctl.kube.client import Client
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def parse_node_selector(annotation: str) -> dict[str, str]:
 class TenantNamespaces:
     """The served tenant namespaces, kept current in the background by ``run()``."""
 
-    def __init__(self, client: KubeClient, config: configs.Config) -> None:
+    def __init__(self, client: Client, config: configs.Config) -> None:
         self._client = client
         self._config = config
         self._requirements = configs.parse_selector(config.namespace_selector)

@@ -16,10 +16,10 @@ from aiohttp import web
 from sandbox_gateway import api
 from sandbox_gateway import config as configs
 from sandbox_gateway.auth import Authenticator, Authorizer
-from sandbox_gateway.kube.client import KubeClient
 from sandbox_gateway.metrics import Metrics
 from sandbox_gateway.namespaces import TenantNamespaces
 from sandbox_gateway.tracking import Tracker
+from tenantctl.kube.client import Client
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 class Gateway:
     """Everything one gateway process holds; handlers reach it through the app."""
 
-    def __init__(self, config: configs.Config, client: KubeClient, metrics: Metrics) -> None:
+    def __init__(self, config: configs.Config, client: Client, metrics: Metrics) -> None:
         self.config = config
         self.client = client
         self.metrics = metrics
@@ -68,7 +68,7 @@ class Gateway:
 
 
 def make_app(
-    config: configs.Config, client: KubeClient, metrics: Metrics | None = None
+    config: configs.Config, client: Client, metrics: Metrics | None = None
 ) -> web.Application:
     """The application; the gateway's watches start with the app and stop with it."""
     metrics = metrics or Metrics()

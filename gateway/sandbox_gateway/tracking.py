@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sandbox_gateway import config as configs
-from sandbox_gateway.kube import reflecting
-from sandbox_gateway.kube.client import KubeClient
 from sandbox_gateway.namespaces import TenantNamespaces
+from tenantctl.kube import reflecting
+from tenantctl.kube.client import Client
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class Tracker:
 
     def __init__(
         self,
-        client: KubeClient,
+        client: Client,
         config: configs.Config,
         namespaces: TenantNamespaces,
         *,

@@ -3,7 +3,8 @@
 Shared by tests/integration/test_gateway.py and bench/gateway.py, so that both start the gateway
 the same way: the container args of the base's Deployment (``kubectl kustomize``), with only
 --host/--port changed to a free local port and --kubeconfig added, holding a token minted for
-the gateway's own ServiceAccount through the TokenRequest API (never an admin credential).
+the gateway's own ServiceAccount through the TokenRequest API (never an admin credential); or,
+instead of --kubeconfig, one of the ways to connect of ``connecting``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from connecting import Way
+from polling import wait_until
 
 from localcluster import ControlPlane, processes
 
@@ -56,11 +58,15 @@ class World:
     def token(self, user: str) -> str:
         return self.cluster.tokens[user]
 
-    def gateway_kubeconfig(self, service_account: str) -> Path:
-        """A kubeconfig holding a fresh TokenRequest token for ``tenantctl-system/<sa>``."""
-        token = self.cluster.kubectl(
+    def gateway_token(self, service_account: str) -> str:
+        """A fresh TokenRequest token for ``tenantctl-system/<sa>``."""
+        return self.cluster.kubectl(
             "create", "token", service_account, f"--namespace={GATEWAY_NAMESPACE}", "--duration=2h"
         ).stdout.strip()
+
+    def gateway_kubeconfig(self, service_account: str) -> Path:
+        """A kubeconfig holding a fresh TokenRequest token for ``tenantctl-system/<sa>``."""
+        token = self.gateway_token(service_account)
         admin = yaml.safe_load(self.cluster.kubeconfig.read_text())
         config = {
             "apiVersion": "v1",
@@ -95,16 +101,24 @@ class World:
         ).stdout
 
     def start_gateway(
-        self, base: Path, *, service_account: str, replace: dict[str, str] | None = None
+        self,
+        base: Path,
+        *,
+        service_account: str,
+        replace: dict[str, str] | None = None,
+        way: Way | None = None,
     ) -> GatewayProcess:
+        """Start the gateway of ``base`` as ``service_account``: through a kubeconfig holding
+        its token, or through ``way`` (built by the caller with ``gateway_token``)."""
         args = deployment_args(base)
         for old, new in (replace or {}).items():
             args = [new if arg.startswith(old) else arg for arg in args]
-        gateway = GatewayProcess(
-            args,
-            kubeconfig=self.gateway_kubeconfig(service_account),
-            log=self.workdir / f"gw-{len(self.gateways)}.log",
-        )
+        log = self.workdir / f"gw-{len(self.gateways)}.log"
+        if way is None:
+            kubeconfig = self.gateway_kubeconfig(service_account)
+            gateway = GatewayProcess([*args, f"--kubeconfig={kubeconfig}"], log=log)
+        else:
+            gateway = GatewayProcess([*args, *way.args], log=log, env=way.env)
         self.gateways.append(gateway)
         gateway.start()
         return gateway
@@ -122,15 +136,15 @@ def deployment_args(base: Path) -> list[str]:
 
 
 class GatewayProcess:
-    def __init__(self, args: list[str], *, kubeconfig: Path, log: Path) -> None:
+    def __init__(self, args: list[str], *, log: Path, env: dict[str, str] | None = None) -> None:
         self.port = processes.free_port()
         self.args = [
             *(a for a in args if not a.startswith(("--host=", "--port="))),
             "--host=127.0.0.1",
             f"--port={self.port}",
-            f"--kubeconfig={kubeconfig}",
             "--backoff-max=1",
         ]
+        self.env = env
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -141,19 +155,19 @@ class GatewayProcess:
     def start(self) -> None:
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
-                [str(GATEWAY_BIN), *self.args], stdout=output, stderr=subprocess.STDOUT
+                [str(GATEWAY_BIN), *self.args],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=self.env,
             )
         self.wait_ready()
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
+        def ready() -> bool:
             assert self.process is not None and self.process.poll() is None, self.log_tail()
-            status, _ = call(self, "GET", "/readyz")
-            if status == 200:
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"gateway not ready:\n{self.log_tail()}")
+            return call(self, "GET", "/readyz")[0] == 200
+
+        wait_until(ready, TIMEOUT, lambda: f"the gateway to be ready:\n{self.log_tail()}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -213,16 +227,6 @@ def kube_json(world: World, *args: str) -> Any:
 def sandbox_names(world: World, namespace: str) -> list[str]:
     items = kube_json(world, "get", "sandboxes.agents.x-k8s.io", "-n", namespace)["items"]
     return sorted(item["metadata"]["name"] for item in items)
-
-
-def wait_for(check: Any, what: str, timeout: float = TIMEOUT) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def gateway_names(gateway: GatewayProcess, token: str, namespace: str) -> list[str] | None:

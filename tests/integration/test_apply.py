@@ -20,13 +20,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from polling import wait_until
 
 from localcluster import ControlPlane
 from tenantctl import labels
@@ -351,16 +351,16 @@ def test_an_apply_killed_half_way_converges_on_the_next_run(tool: Tenantctl) -> 
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 120
+
+    def partly_applied() -> bool:
+        applied = tool.cluster.kubectl(
+            "get", "networkpolicies", "-A", "-l", SELECTOR, "-o", "name"
+        ).stdout.split()
+        assert process.poll() is None, "the apply finished before it could be killed"
+        return len(applied) >= 20
+
     try:
-        while time.monotonic() < deadline:
-            applied = tool.cluster.kubectl(
-                "get", "networkpolicies", "-A", "-l", SELECTOR, "-o", "name"
-            ).stdout.split()
-            if len(applied) >= 20:
-                break
-            assert process.poll() is None, "the apply finished before it could be killed"
-            time.sleep(0.05)
+        wait_until(partly_applied, 120, "20 NetworkPolicies applied", longest_pause=0.05)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()

@@ -11,7 +11,10 @@ Covers: a tenant's sandbox and its Running pod land in the tenant's namespace, o
 namespace's region; another tenant's namespace is 403 and nothing is created; no token is 401; a
 non-tenant namespace is 403; a restarted gateway rebuilds its view without duplicates; after an
 API-server restart mid-watch the gateway recovers and reports what changed; the three namespace
-modes (shared selector, watch list, per-tenant single namespace with namespaced RBAC).
+modes (shared selector, watch list, per-tenant single namespace with namespaced RBAC); the
+gateway connects through an exec credential plugin (renewing a refused credential after the 401
+and an expired one at the next request), a two-file $KUBECONFIG and in-cluster files; a
+rotated in-cluster token is used from the next request on.
 """
 
 from __future__ import annotations
@@ -19,14 +22,18 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import queue
+import secrets
 import signal
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from connecting import WAYS, in_cluster
 from gateway_harness import (
     GATEWAY_NAMESPACE,
     REPO,
@@ -39,8 +46,8 @@ from gateway_harness import (
     kube_json,
     sandbox_body,
     sandbox_names,
-    wait_for,
 )
+from polling import wait_until
 
 from localcluster import ControlPlane, processes
 from localcluster.pki import ensure_pki
@@ -93,7 +100,7 @@ def test_a_tenant_sandbox_and_its_running_pod_land_in_its_namespace_on_a_residen
         pod = json.loads(result.stdout)
         return pod if pod.get("status", {}).get("phase") == "Running" else None
 
-    pod = wait_for(running_pod, "the sandbox's pod to run in alpha-dev")
+    pod = wait_until(running_pod, describe="the sandbox's pod to run in alpha-dev")
     assert pod["spec"]["nodeName"] == "kwok-node-eu"
     assert pod["spec"]["serviceAccountName"] == "openshell-sandbox"
     assert pod["metadata"]["ownerReferences"][0]["kind"] == "Sandbox"
@@ -172,9 +179,9 @@ def test_a_restarted_gateway_rebuilds_its_view_without_duplicates(
             shared, "POST", "/v1/sandboxes", token=token, body=sandbox_body(name, "alpha-dev")
         )
         assert status in (200, 201)
-    wait_for(
+    wait_until(
         lambda: {"restart-a", "restart-b"} <= set(gateway_names(shared, token, "alpha-dev") or []),
-        "the view",
+        describe="the view",
     )
     _, before = call(shared, "GET", "/v1/sandboxes", token=token)
 
@@ -201,9 +208,9 @@ def test_after_an_api_server_restart_mid_watch_the_gateway_sees_what_changed(
         body=sandbox_body("before-restart", "alpha-dev"),
     )
     assert status in (200, 201)
-    wait_for(
+    wait_until(
         lambda: "before-restart" in (gateway_names(shared, token, "alpha-dev") or []),
-        "the sandbox in view",
+        describe="the sandbox in view",
     )
     events = WatchReader(shared, token, "alpha-dev")
     events.until(lambda e: e["type"] == "SYNCED")
@@ -231,13 +238,13 @@ def test_after_an_api_server_restart_mid_watch_the_gateway_sees_what_changed(
     finally:
         shared.process.send_signal(signal.SIGCONT)
 
-    wait_for(
+    wait_until(
         lambda: (
             (n := gateway_names(shared, token, "alpha-dev")) is not None
             and "after-restart" in n
             and "before-restart" not in n
         ),
-        "the gateway's view to catch up",
+        describe="the gateway's view to catch up",
     )
     events.until(
         lambda e: e["type"] == "DELETED" and e["object"]["metadata"]["name"] == "before-restart"
@@ -288,12 +295,12 @@ def test_watch_namespaces_mode_works_with_namespaced_rbac_only(world: World) -> 
             assert status == 403, body
             assert "not served by this gateway" in body["message"]
             assert "unlisted" not in sandbox_names(world, "alpha-prod")
-            wait_for(
+            wait_until(
                 lambda: (
                     "listed-1"
                     in (gateway_names(gateway, world.token("beta-admin"), "beta-dev") or [])
                 ),
-                "the namespaced watch to report the sandbox",
+                describe="the namespaced watch to report the sandbox",
             )
         finally:
             gateway.stop()
@@ -321,6 +328,75 @@ def test_a_per_tenant_gateway_serves_only_its_namespace(world: World) -> None:
         )
         assert status == 403, body
         assert "elsewhere" not in sandbox_names(world, "alpha-prod")
+    finally:
+        gateway.stop()
+
+
+@pytest.mark.parametrize("way_name", list(WAYS))
+def test_the_gateway_connects_as_its_service_account_through(
+    world: World, way_name: str, tmp_path: Path
+) -> None:
+    ca_cert = world.cluster.dir / "pki" / "ca.crt"
+    identity = world.gateway_token("sandbox-gateway")
+    way = WAYS[way_name](tmp_path, world.cluster.server, ca_cert, identity)
+    gateway = world.start_gateway(
+        REPO / "bases" / "gateway", service_account="sandbox-gateway", way=way
+    )
+    token, name = world.token("alpha-admin"), f"via-{way_name}"
+    try:
+        status, body = call(
+            gateway, "POST", "/v1/sandboxes", token=token, body=sandbox_body(name, "alpha-dev")
+        )
+        assert status == 201, body
+        wait_until(
+            lambda: name in (gateway_names(gateway, token, "alpha-dev") or []),
+            describe=f"{name} in the gateway's view",
+        )
+        if way_name == "exec-plugin":
+            assert way.runs() >= 2, "the refused first credential was renewed after the 401"
+            before = way.runs()
+
+            def renewed() -> bool:
+                # Every unknown caller costs a TokenReview, made with the gateway's credential.
+                stranger = secrets.token_hex(8)
+                status, _ = call(gateway, "GET", "/v1/sandboxes", token=stranger)
+                assert status == 401, status
+                return way.runs() > before
+
+            wait_until(renewed, describe="the gateway to run its plugin again after expiry")
+            status, _ = call(gateway, "GET", "/v1/namespaces/alpha-dev/sandboxes", token=token)
+            assert status == 200
+    finally:
+        call(gateway, "DELETE", f"/v1/namespaces/alpha-dev/sandboxes/{name}", token=token)
+        gateway.stop()
+
+
+def test_a_rotated_service_account_token_is_used_without_a_restart(
+    world: World, tmp_path: Path
+) -> None:
+    ca_cert = world.cluster.dir / "pki" / "ca.crt"
+    identity = world.gateway_token("sandbox-gateway")
+    way = in_cluster(tmp_path, world.cluster.server, ca_cert, identity)
+    gateway = world.start_gateway(
+        REPO / "bases" / "gateway", service_account="sandbox-gateway", way=way
+    )
+    token_file = tmp_path / "serviceaccount" / "token"
+
+    def rotate(token: str) -> None:
+        # As the kubelet does: a new file moved over the old one.
+        (tmp_path / "token.next").write_text(token)
+        os.replace(tmp_path / "token.next", token_file)
+
+    def stranger_status() -> int:
+        # An unknown caller costs a TokenReview made with the gateway's own credential.
+        return call(gateway, "GET", "/v1/sandboxes", token=secrets.token_hex(8))[0]
+
+    try:
+        assert stranger_status() == 401
+        rotate("not-a-token-the-api-server-knows")
+        assert stranger_status() == 502, "the gateway presented the rotated (bad) token"
+        rotate(world.gateway_token("sandbox-gateway"))
+        assert stranger_status() == 401, "the gateway presented the rotated good token"
     finally:
         gateway.stop()
 

@@ -26,12 +26,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import wait_until
 
 from localcluster import ADMIN_USER, TEST_USERS, ControlPlane
 from tenantctl.policies import load_catalog
@@ -309,8 +309,8 @@ def _wait_until_enforced(cluster: Cluster) -> None:
     for sample in SAMPLES:
         if not sample.allowed and sample.operation == "CREATE":
             probes.setdefault(sample.policy, sample)
-    deadline = time.monotonic() + 60
-    while probes:
+
+    def all_enforced() -> bool:
         for policy, sample in list(probes.items()):
             result = cluster.kubectl(
                 sample.user,
@@ -323,9 +323,9 @@ def _wait_until_enforced(cluster: Cluster) -> None:
             )
             if f"'tenantctl-{policy}'" in result.stderr:
                 del probes[policy]
-        if probes and time.monotonic() > deadline:
-            pytest.fail(f"policies not enforced after 60 s: {sorted(probes)}", pytrace=False)
-        time.sleep(0.5)
+        return not probes
+
+    wait_until(all_enforced, 60, lambda: f"policies to be enforced: {sorted(probes)}")
 
 
 @pytest.fixture(scope="module")
@@ -339,7 +339,7 @@ def bundle(cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> I
     kube.admin("apply", "--server-side", "-f", "-", input=_tenant_extras())
     for namespace in TENANT_NAMESPACES:
         # Pods need their namespace's default ServiceAccount, which a controller creates.
-        _wait_for(
+        wait_until(
             lambda ns=namespace: (
                 kube.admin("get", "sa/default", "-n", ns, check=False).returncode == 0
             )
@@ -351,14 +351,6 @@ def bundle(cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> I
         _delete_tenant_namespaces(kube)
         kube.admin("delete", "-k", str(out), "--ignore-not-found", "--wait=false", check=False)
         kube.admin("delete", "-f", "-", "--ignore-not-found", input=SAMPLE_RBAC, check=False)
-
-
-def _wait_for(condition: Any, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}", pytrace=False)
-        time.sleep(0.5)
 
 
 # ----- every sample ---------------------------------------------------------------------------
@@ -438,7 +430,7 @@ def _sandbox_pod(cluster: Cluster, name: str, namespace: str) -> dict[str, Any]:
     def found() -> bool:
         return cluster.admin("get", f"pod/{name}", "-n", namespace, check=False).returncode == 0
 
-    _wait_for(found, what=f"the controller to create pod {namespace}/{name}")
+    wait_until(found, describe=f"the controller to create pod {namespace}/{name}")
     return json.loads(cluster.admin("get", f"pod/{name}", "-n", namespace, "-o", "json").stdout)
 
 
@@ -477,11 +469,11 @@ def test_the_agent_sandbox_controller_still_creates_sandbox_pods_on_the_regions_
         live = json.loads(bundle.admin("get", "pod/runs", "-n", "alpha-prod", "-o", "json").stdout)
         return live["spec"].get("nodeName") == EU_NODE
 
-    _wait_for(scheduled, what="the sandbox pod to be scheduled on the eu-west-1 node")
+    wait_until(scheduled, describe="the sandbox pod to be scheduled on the eu-west-1 node")
     bundle.kubectl(GATEWAY, "delete", "sandbox/runs", "-n", "alpha-prod")
-    _wait_for(
+    wait_until(
         lambda: bundle.admin("get", "pod/runs", "-n", "alpha-prod", check=False).returncode != 0,
-        what="the sandbox pod to be garbage-collected",
+        describe="the sandbox pod to be garbage-collected",
     )
 
 
@@ -567,13 +559,13 @@ def test_a_tenant_cannot_run_the_sandbox_account_through_a_deployment(bundle: Cl
             "create", "-f", "-", context="alpha-admin", input=json.dumps(_deployment(name, account))
         )
     try:
-        _wait_for(
+        wait_until(
             lambda: "pod/via-deployment-ok-" in bundle.admin(*pods).stdout,
-            what="the compliant Deployment's pod",
+            describe="the compliant Deployment's pod",
         )
-        _wait_for(
+        wait_until(
             lambda: "tenantctl-sandbox-pod-identity" in _replica_failure(bundle, "via-deployment"),
-            what="the ReplicaSet to report the policy's refusal",
+            describe="the ReplicaSet to report the policy's refusal",
         )
         assert "pod/via-deployment-" not in bundle.admin(*pods).stdout.replace(
             "pod/via-deployment-ok-", ""
@@ -623,7 +615,7 @@ def test_the_api_server_type_checks_every_policy_without_warnings(bundle: Cluste
         ]
         return done if len(done) == len(listed) else []
 
-    _wait_for(lambda: bool(checked()), what="the API server to type-check the policies")
+    wait_until(lambda: bool(checked()), describe="the API server to type-check the policies")
     policies = checked()
     assert len(policies) == len(load_catalog()), [p["metadata"]["name"] for p in policies]
     warnings = {

@@ -19,13 +19,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from polling import wait_until
 
 from localcluster import ControlPlane
 
@@ -108,9 +108,11 @@ def _wait_until_enforced(live: Live) -> None:
         "metadata": {"name": "enforced", "namespace": "beta-dev"},
         "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
     }
-    deadline = time.monotonic() + 60
-    while True:
-        result = live.plane.kubectl(
+    refusal = ""
+
+    def refused() -> bool:
+        nonlocal refusal
+        refusal = live.plane.kubectl(
             "create",
             "--dry-run=server",
             "-f",
@@ -118,21 +120,21 @@ def _wait_until_enforced(live: Live) -> None:
             input=json.dumps(pod),
             check=False,
             context="beta-admin",
-        )
-        if "tenantctl-pod-restricted" in result.stderr:
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"admission policies not enforced after 60 s: {result.stderr}")
-        time.sleep(0.5)
+        ).stderr
+        return "tenantctl-pod-restricted" in refusal
+
+    wait_until(refused, 60, lambda: f"admission policies to be enforced: {refusal}")
 
 
 def _wait_for_default_service_accounts(live: Live) -> None:
-    deadline = time.monotonic() + 60
     for namespace in TENANT_NAMESPACES:
-        while live.kubectl("get", "sa/default", "-n", namespace, check=False).returncode != 0:
-            if time.monotonic() > deadline:
-                pytest.fail(f"no default ServiceAccount in {namespace} after 60 s")
-            time.sleep(0.5)
+        wait_until(
+            lambda ns=namespace: (
+                live.kubectl("get", "sa/default", "-n", ns, check=False).returncode == 0
+            ),
+            60,
+            f"the default ServiceAccount in {namespace}",
+        )
 
 
 @pytest.fixture(scope="module")

@@ -18,17 +18,16 @@ import contextlib
 import json
 import secrets
 import shutil
-import ssl
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from . import processes
+from tenantctl.kube.config import Connection
+
+from . import api, processes
 from .pki import Pki, ensure_pki
 from .processes import ComponentError, Daemon
 from .users import (
@@ -255,12 +254,12 @@ class ControlPlane:
         self._wait_until(
             controller_manager,
             "is not healthy (/healthz)",
-            lambda: _https_ok(f"https://127.0.0.1:{self._ports.controller_manager}/healthz"),
+            lambda: _component_ok(self._ports.controller_manager),
         )
         self._wait_until(
             scheduler,
             "is not healthy (/healthz)",
-            lambda: _https_ok(f"https://127.0.0.1:{self._ports.scheduler}/healthz"),
+            lambda: _component_ok(self._ports.scheduler),
         )
         self._wait_until(kwok, "did not make the fake nodes Ready", self._nodes_ready)
         self._wait_until(
@@ -387,9 +386,7 @@ class ControlPlane:
             "spec": {"expirationSeconds": 365 * 24 * 3600},
         }
         service_account = _object_path(_agent_sandbox_identity()[1])
-        token = self._api("POST", f"{service_account}/token", json.dumps(token_request).encode())[
-            "status"
-        ]["token"]
+        token = self._api("POST", f"{service_account}/token", token_request)["status"]["token"]
         kubeconfig = self.dir / "kubeconfigs" / "agent-sandbox-controller.kubeconfig"
         _write_kubeconfig(kubeconfig, self.server, pki.ca_cert, {"agent-sandbox-controller": token})
         return self._start(
@@ -438,38 +435,19 @@ class ControlPlane:
             self._api(
                 "PATCH",
                 f"/api/v1/nodes/{node.name}/status",
-                json.dumps(capacity).encode(),
+                capacity,
                 "application/merge-patch+json",
             )
 
     def _api(
-        self, method: str, path: str, body: bytes | None = None, content_type: str | None = None
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
     ) -> dict[str, Any]:
         """One request to the API server as the admin; the decoded JSON response."""
-        request = urllib.request.Request(
-            f"{self.server}{path}",
-            data=body,
-            method=method,
-            headers={
-                "Authorization": f"Bearer {self.tokens[ADMIN_USER]}",
-                "Accept": "application/json",
-                "Content-Type": content_type or "application/json",
-            },
-        )
-        context = ssl.create_default_context(cafile=str(self.dir / "pki" / "ca.crt"))
-        opener = urllib.request.build_opener(
-            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
-        )
-        try:
-            with opener.open(request, timeout=60) as response:
-                result: dict[str, Any] = json.loads(response.read())
-                return result
-        except urllib.error.HTTPError as error:
-            message = error.read().decode(errors="replace")
-            error.close()
-            raise ComponentError(
-                f"kube-apiserver answered {method} {path} with HTTP {error.code}: {message}"
-            ) from None
+        return api.request(self._admin(), method, path, body, content_type)
+
+    def _admin(self) -> Connection:
+        ca_cert = (self.dir / "pki" / "ca.crt").read_bytes()
+        return api.admin(self.server, ca_cert, self.tokens[ADMIN_USER])
 
     def _crds_established(self) -> bool:
         wanted = {path.stem for source in CRD_DIRECTORIES for path in self._crd_files(source)}
@@ -491,13 +469,11 @@ class ControlPlane:
     # ----- readiness probes -------------------------------------------------------------------
 
     def _etcd_healthy(self) -> bool:
-        body = _get(f"http://127.0.0.1:{self._ports.etcd_client}/health")
-        return body is not None and '"health":"true"' in body
+        etcd = api.unverified(f"http://127.0.0.1:{self._ports.etcd_client}")
+        return api.healthy(etcd, "/health", lambda answer: answer.get("health") == "true")
 
     def _apiserver_ready(self, pki: Pki) -> bool:
-        context = ssl.create_default_context(cafile=str(pki.ca_cert))
-        body = _get(f"{self.server}/readyz", context, self.tokens[ADMIN_USER])
-        return body == "ok"
+        return api.healthy(self._admin(), "/readyz", api.says_ok)
 
     # ----- files --------------------------------------------------------------------------------
 
@@ -646,32 +622,6 @@ def _agent_sandbox_identity() -> list[dict[str, object]]:
     ]
 
 
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-# Controller manager and scheduler serve /healthz with a self-signed certificate of their own.
-_UNVERIFIED = ssl.create_default_context()
-_UNVERIFIED.check_hostname = False
-_UNVERIFIED.verify_mode = ssl.CERT_NONE
-
-
-def _get(url: str, context: ssl.SSLContext | None = None, token: str | None = None) -> str | None:
-    """GET `url` (no proxies); the body on HTTP 200, None on any error."""
-    request = urllib.request.Request(url)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    opener = _NO_PROXY
-    if context is not None:
-        opener = urllib.request.build_opener(
-            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
-        )
-    try:
-        with opener.open(request, timeout=2) as response:
-            return response.read().decode() if response.status == 200 else None
-    except urllib.error.HTTPError as error:
-        error.close()
-        return None
-    except (urllib.error.URLError, OSError):
-        return None
-
-
-def _https_ok(url: str) -> bool:
-    return _get(url, _UNVERIFIED) == "ok"
+def _component_ok(port: int) -> bool:
+    # Controller manager and scheduler serve /healthz with a self-signed certificate of their own.
+    return api.healthy(api.unverified(f"https://127.0.0.1:{port}"), "/healthz", api.says_ok)

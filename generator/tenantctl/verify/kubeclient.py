@@ -4,7 +4,8 @@ Live mode asks the cluster what each tenant identity may do by impersonating it
 (``Impersonate-User`` plus one ``Impersonate-Group`` header per group), so the kubeconfig's own
 identity needs the ``impersonate`` verb (platform admins have it). ``kube.client.Client``
 already handles kubeconfig, TLS, retries and the error hierarchy; an impersonating client is
-one more of its sessions whose headers carry the identity.
+one more of its sessions whose headers carry the identity (an exec plugin's credential is shared
+by all of them, so the plugin runs once, not once per identity).
 ``KubeError`` is re-exported because the command reports it without knowing the client.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from tenantctl.kube import config
 from tenantctl.kube.client import Client
@@ -34,7 +36,7 @@ class Identity:
         return f"{self.user} (groups {', '.join(self.groups) or 'none'})"
 
 
-def load_connection(kubeconfig, context: str | None) -> config.Connection:
+def load_connection(kubeconfig: Path | None, context: str | None) -> config.Connection:
     return config.load(kubeconfig, context)
 
 

@@ -19,9 +19,10 @@ from fake_kube import FakeKube
 from gateway_testing import USER_VERBS, VIEW_VERBS, wait_until_ready
 
 from sandbox_gateway import config as configs
-from sandbox_gateway.kube.client import KubeClient
-from sandbox_gateway.kube.credentials import Credentials
+from sandbox_gateway.cli import CONNECTIONS, REQUEST_TIMEOUT
 from sandbox_gateway.server import make_app
+from tenantctl.kube.client import Client
+from tenantctl.kube.config import Connection
 
 StartGateway = Callable[..., Awaitable[TestClient[Any, Any]]]
 
@@ -58,7 +59,8 @@ async def start_gateway(
     async def start(*flags: str, ready: bool = True) -> TestClient[Any, Any]:
         config = configs.from_args(["--gateway-id", "unit", *flags])
         config = configs.Config(**{**vars(config), "backoff_initial": 0.01, "backoff_max": 0.05})
-        client = KubeClient(Credentials(server=kube.url, ssl_context=False, token="gateway-token"))
+        connection = Connection(server=kube.url, context="unit", token="gateway-token")
+        client = Client(connection, concurrency=CONNECTIONS, timeout=REQUEST_TIMEOUT)
         test_client: TestClient[Any, Any] = TestClient(TestServer(make_app(config, client)))
         await test_client.start_server()
         clients.append(test_client)

@@ -1,23 +1,22 @@
 """The gateway's operational surface: flags, credentials, OpenAPI, health and metrics.
 
 Covers: the three namespace modes from flags, and selectors that would serve unmarked
-namespaces refused; kubeconfig credentials (token, CA relative to the file); the OpenAPI
-document lists exactly the routes the application serves; /healthz, /metrics.
+namespaces refused; credentials found as kubectl finds them (tenantctl.kube), with the problem
+named; the OpenAPI document lists exactly the routes the application serves; /healthz, /metrics.
 """
 
 from __future__ import annotations
 
 import json
-import ssl
 from pathlib import Path
 
 import pytest
 from gateway_testing import ALICE, sandbox_body
 
+from sandbox_gateway import cli as gateway_cli
 from sandbox_gateway import config as configs
 from sandbox_gateway import openapi
 from sandbox_gateway.api import routes
-from sandbox_gateway.kube import credentials, errors
 
 
 def test_the_default_mode_serves_namespaces_carrying_the_tenant_label() -> None:
@@ -53,38 +52,25 @@ def test_flags_that_would_serve_unmarked_or_invalid_namespaces_are_refused(
     assert "sandbox-gateway: error:" in capsys.readouterr().err
 
 
-def test_a_kubeconfig_token_and_relative_ca_are_used(tmp_path: Path) -> None:
-    ca = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
-    (tmp_path / "ca.crt").write_bytes(ca.read_bytes())
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "clusters": [
-                    {
-                        "name": "c",
-                        "cluster": {
-                            "server": "https://127.0.0.1:6443/",
-                            "certificate-authority": "ca.crt",
-                        },
-                    }
-                ],
-                "users": [{"name": "gw", "user": {"token": "abc"}}],
-                "contexts": [{"name": "gw", "context": {"cluster": "c", "user": "gw"}}],
-                "current-context": "gw",
-            }
-        )
+def test_the_gateway_finds_its_credentials_as_kubectl_does_and_names_a_missing_kubeconfig(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "gone.kubeconfig"
+    assert gateway_cli.main(["--kubeconfig", str(missing)]) == 2
+    assert capsys.readouterr().err == (
+        f"sandbox-gateway: kubeconfig {missing} does not exist: check --kubeconfig\n"
     )
-    creds = credentials.from_kubeconfig(kubeconfig)
-    assert (creds.server, creds.bearer_token()) == ("https://127.0.0.1:6443", "abc")
-    assert isinstance(creds.ssl_context, ssl.SSLContext)
 
 
-def test_a_kubeconfig_naming_a_missing_context_is_a_config_error(tmp_path: Path) -> None:
+def test_a_kubeconfig_naming_a_missing_context_exits_2_with_the_known_contexts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(json.dumps({"contexts": [], "current-context": "gone"}))
-    with pytest.raises(errors.ConfigError, match="no entry named 'gone' in contexts"):
-        credentials.from_kubeconfig(kubeconfig)
+    assert gateway_cli.main(["--kubeconfig", str(kubeconfig)]) == 2
+    assert capsys.readouterr().err == (
+        "sandbox-gateway: context 'gone' is not in the kubeconfig (contexts: none)\n"
+    )
 
 
 def test_the_openapi_document_describes_exactly_the_served_routes() -> None:

@@ -9,6 +9,9 @@ says 410 Gone (the resourceVersion was compacted, e.g. after an API-server resta
 off and lists again. A relist can also be requested from outside (the tenant namespace set
 grew, so objects that were filtered out may now count). ``prepare`` turns each object into what
 the handler keeps, as soon as it arrives.
+
+It lives in the client package because any long-running user of the API server needs it; the
+gateway keeps its sandbox and namespace indexes with it.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ import random
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from sandbox_gateway.kube import errors
-from sandbox_gateway.kube.client import KubeClient
+from tenantctl.kube import errors
+from tenantctl.kube.client import Client
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +64,7 @@ class Reflector:
 
     def __init__(
         self,
-        client: KubeClient,
+        client: Client,
         *,
         path: str,
         scope: str,
@@ -113,7 +116,8 @@ class Reflector:
                 self.resource_version = None
                 self._on_restart("gone")
                 await self._pause(f"410 Gone ({error.message}); listing again")
-            except (errors.ApiUnavailable, errors.ApiError) as error:
+            except errors.KubeError as error:
+                # Unreachable, refused, or a credential plugin that failed: resume later.
                 self._on_restart("error")
                 await self._pause(f"{error}; resuming")
 
@@ -131,8 +135,7 @@ class Reflector:
         while True:
             page = await self._client.request("GET", self.path, params=params)
             # Convert page by page: a whole list of raw objects would double the peak memory.
-            items.extend(map(self._prepare, page.get("items") or []))
-            del page["items"]
+            items.extend(map(self._prepare, page.pop("items", None) or []))
             metadata = page.get("metadata") or {}
             if not metadata.get("continue"):
                 break

@@ -3,7 +3,8 @@
 Covers: server-side apply is a PATCH with the apply content type, field manager, force and dry
 run; LIST follows `continue` tokens; 429 is retried; failures map to the error hierarchy with the
 server's message; the bearer token is sent; discovery maps kinds to paths and says which kinds
-the cluster does not serve; an unreachable server is a ConnectionFailed.
+the cluster does not serve; an unreachable server is a ConnectionFailed; the observer sees
+every response; a watch yields events and bookmarks, and its 410 ERROR event is Gone.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from serving import serve
 
 from tenantctl.kube import config, errors
 from tenantctl.kube.client import APPLY_PATCH, Client
@@ -52,6 +53,24 @@ class FakeApi:
                     headers={"Retry-After": "0"},
                 )
             return web.json_response({"metadata": {"name": "busy"}})
+        if request.query.get("watch") == "true":
+            stream = web.StreamResponse()
+            await stream.prepare(request)
+            for event in (
+                {"type": "ADDED", "object": {"metadata": {"name": "a", "resourceVersion": "5"}}},
+                {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}},
+                {
+                    "type": "ERROR",
+                    "object": {
+                        "kind": "Status",
+                        "code": 410,
+                        "reason": "Expired",
+                        "message": "too old resource version: 5 (9)",
+                    },
+                },
+            ):
+                await stream.write(json.dumps(event).encode() + b"\n")
+            return stream
         if request.path == "/api/v1":
             return web.json_response(
                 {
@@ -106,16 +125,10 @@ class FakeApi:
 @pytest_asyncio.fixture
 async def api() -> AsyncIterator[tuple[FakeApi, Client]]:
     fake = FakeApi()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", fake.handle)
-    server = TestServer(app)
-    await server.start_server()
-    connection = config.Connection(
-        server=str(server.make_url("")).rstrip("/"), context="t", token="s3cret"
-    )
-    async with Client.connect(connection) as client:
-        yield fake, client
-    await server.close()
+    async with serve(fake.handle) as url:
+        connection = config.Connection(server=url, context="t", token="s3cret")
+        async with Client.connect(connection) as client:
+            yield fake, client
 
 
 async def test_server_side_apply_is_a_patch_with_manager_force_and_dry_run(
@@ -195,3 +208,29 @@ async def test_too_many_requests_is_retried_after_the_servers_hint(
     fake, client = api
     assert await client.get("/api/v1/namespaces/busy") == {"metadata": {"name": "busy"}}
     assert [r["path"] for r in fake.requests] == ["/api/v1/namespaces/busy"] * 2
+
+
+async def test_the_observer_sees_every_response_with_its_status() -> None:
+    seen: list[tuple[str, int]] = []
+    observer = lambda method, status, seconds: seen.append((method, status))  # noqa: E731
+    async with serve(FakeApi().handle) as url:
+        connection = config.Connection(server=url, context="t")
+        async with Client.connect(connection, observer=observer) as client:
+            await client.get("/api/v1/namespaces/busy")
+            with pytest.raises(errors.NotFound):
+                await client.get("/api/v1/namespaces/absent")
+    assert seen == [("GET", 429), ("GET", 200), ("GET", 404)]
+
+
+async def test_a_watch_yields_events_and_bookmarks_and_raises_gone_on_expiry(
+    api: tuple[FakeApi, Client],
+) -> None:
+    fake, client = api
+    received: list[str] = []
+    with pytest.raises(errors.Gone, match="too old resource version"):
+        async for event in client.watch(
+            "/api/v1/namespaces", params={"resourceVersion": "1"}, read_timeout=10
+        ):
+            received.append(event["type"])
+    assert received == ["ADDED", "BOOKMARK"]
+    assert fake.requests[0]["query"] == {"resourceVersion": "1", "watch": "true"}
