@@ -23,24 +23,15 @@ class ExitCode(IntEnum):
 
 
 MEANINGS: dict[ExitCode, str] = {
-    ExitCode.OK: "success; diff: nothing would change; verify: every check passed",
-    ExitCode.FAILED: (
-        "a negative result: invalid manifests (generate, validate), a failed check (verify), "
-        "objects that failed (apply), changes pending (diff)"
-    ),
-    ExitCode.BAD_INPUT: (
-        "a problem in the spec or the command line, or generate's output folder holds files "
-        "tenantctl did not write (each one is listed)"
-    ),
-    ExitCode.TOOL_MISSING: "a required tool is not installed; the message says how to install it",
+    ExitCode.OK: "success (diff: nothing would change; verify: every check passed)",
+    ExitCode.FAILED: "invalid output, a failed check, failed objects, or (diff) changes",
+    ExitCode.BAD_INPUT: "a problem in the spec or command line, or files in generate's way",
+    ExitCode.TOOL_MISSING: "a required tool is missing; the message says how to install it",
     ExitCode.CLUSTER: "the cluster or the kubeconfig cannot be used",
-    ExitCode.REFUSED: "refused for safety: adopting a namespace or deleting one needs consent",
-    ExitCode.FILESYSTEM: (
-        "a file or folder could not be read or written (read-only, full disk, missing folder); "
-        "one line names the path and the cause"
-    ),
-    ExitCode.INTERRUPTED: "interrupted (SIGINT, Ctrl-C); the previous output is untouched",
-    ExitCode.TERMINATED: "terminated (SIGTERM); the previous output is untouched",
+    ExitCode.REFUSED: "refused for safety: adoption or a namespace deletion needs consent",
+    ExitCode.FILESYSTEM: "a file or folder cannot be read or written (path and cause shown)",
+    ExitCode.INTERRUPTED: "interrupted by SIGINT (Ctrl-C); generate changes nothing",
+    ExitCode.TERMINATED: "terminated by SIGTERM; generate changes nothing",
 }
 
 
