@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 from tenantctl.cli import main
 from tenantctl.emit.kustomize import OWNED_PATHS
+from tenantctl.emit.ownership import MANIFEST_NAME
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "tenants.yaml"
@@ -70,7 +71,7 @@ def test_a_bad_spec_exits_2_with_located_problems_and_writes_nothing(tmp_path: P
 def test_the_committed_output_for_the_example_is_current(tmp_path: Path) -> None:
     result = run("generate", str(EXAMPLE), "-o", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    for owned in OWNED_PATHS:
+    for owned in [*OWNED_PATHS, MANIFEST_NAME]:
         fresh, committed = tmp_path / owned, REPO / owned
         if fresh.is_file():
             same = fresh.read_bytes() == committed.read_bytes()
