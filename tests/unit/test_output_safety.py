@@ -445,3 +445,24 @@ def test_verify_report_into_a_missing_folder_is_one_line_and_exit_6(tmp_path: Pa
 
     assert result.returncode == 6
     assert result.stderr == f"error: {report}: No such file or directory\n"
+
+
+def test_a_second_run_into_a_folder_being_written_is_refused(tmp_path: Path) -> None:
+    import fcntl
+
+    output = generated(tmp_path / "out")
+    before = tree(output)
+    holder = os.open(output, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # what a running generate holds
+
+        result = run("generate", str(EXAMPLE), "-o", str(output))
+    finally:
+        os.close(holder)
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {output}: another tenantctl generate is writing into this folder; run again "
+        "when it has finished. Nothing was written.\n"
+    )
+    assert tree(output) == before
