@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from . import processes
+from . import interrupts, processes
 from .pki import Pki, ensure_pki
 from .processes import ComponentError, Daemon
 from .users import (
@@ -268,6 +268,7 @@ class ControlPlane:
             "did not start its Sandbox workers",
             lambda: "Starting workers" in agent_sandbox.log.read_text(errors="replace"),
         )
+        interrupts.check()
 
     @property
     def _ports(self) -> Ports:
@@ -282,6 +283,7 @@ class ControlPlane:
     def _wait_until(self, daemon: Daemon, failing: str, check: Callable[[], bool]) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
+            interrupts.check()
             if not daemon.alive():
                 raise daemon.failure("exited during start-up")
             if check():
