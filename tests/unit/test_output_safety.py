@@ -466,3 +466,26 @@ def test_a_second_run_into_a_folder_being_written_is_refused(tmp_path: Path) -> 
         "when it has finished. Nothing was written.\n"
     )
     assert tree(output) == before
+
+
+def test_a_rename_failing_half_way_puts_back_what_was_already_moved(tmp_path: Path) -> None:
+    output = generated(tmp_path / "out")
+    before = tree(output)
+    overlays = output / "overlays"
+    # A mount point cannot be renamed (EBUSY): the last owned path fails after the first two
+    # have been swapped for the new output.
+    if os.geteuid() != 0 or not _mount("--bind", str(overlays), str(overlays)):
+        pytest.skip("needs mount (root) to make a rename fail")
+    try:
+        spec = tmp_path / "changed.yaml"
+        spec.write_text(EXAMPLE.read_text().replace("CC-1042", "CC-9999"))
+
+        result = run("generate", str(spec), "-o", str(output))
+    finally:
+        subprocess.run(["umount", str(overlays)], check=True)
+
+    assert result.returncode == 6, result.stderr
+    assert result.stderr.startswith(f"error: {overlays} -> {output}/.tenantctl-staging-")
+    assert result.stderr.endswith(f": Device or resource busy; {output} is as it was.\n")
+    assert tree(output) == before
+    assert staging_folders(output) == []
