@@ -50,6 +50,9 @@ NAMES = [
     "letter.txt",
     ".helmignore",
     "README.md",
+    "overlays",  # at the top: a file or link where tenantctl's folders go
+    "templates",
+    "tenantctl",
 ]
 entry = st.tuples(
     st.sampled_from(FOLDERS),
