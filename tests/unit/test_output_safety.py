@@ -489,3 +489,24 @@ def test_a_rename_failing_half_way_puts_back_what_was_already_moved(tmp_path: Pa
     assert result.stderr.endswith(f": Device or resource busy; {output} is as it was.\n")
     assert tree(output) == before
     assert staging_folders(output) == []
+
+
+def test_a_damaged_record_stops_the_run_until_force_starts_a_new_one(tmp_path: Path) -> None:
+    output = generated(tmp_path / "out")
+    (output / MANIFEST).write_text("{not json")
+    before = tree(output)
+
+    stopped = run("generate", str(EXAMPLE), "-o", str(output))
+
+    assert stopped.returncode == 2
+    assert stopped.stderr == (
+        f"error: {output / MANIFEST}: not valid JSON (Expecting property name enclosed in "
+        "double quotes: line 1 column 2 (char 1)); --force starts a new record. "
+        "Nothing was written.\n"
+    )
+    assert tree(output) == before
+
+    forced = run("generate", str(EXAMPLE), "-o", str(output), "--force")
+
+    assert forced.returncode == 0, forced.stderr
+    assert '"format": "kustomize"' in (output / MANIFEST).read_text()

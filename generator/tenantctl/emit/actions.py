@@ -91,7 +91,12 @@ def generate(
     """
     if delivery is not None and output_format != "kustomize":
         raise ValueError("GitOps objects sync the Kustomize tree")
-    previous = ownership.read_manifest(output) if output.is_dir() else None
+    try:
+        previous = ownership.read_manifest(output) if output.is_dir() else None
+    except ownership.ManifestUnreadable:
+        if not force:
+            raise
+        previous = None  # every file under the owned paths is then listed and taken over
     reason = ownership.refusal(output, output_format, previous)
     if reason is not None:
         raise ownership.OutputRefused(reason)

@@ -85,11 +85,13 @@ def read_manifest(output: Path) -> Manifest | None:
     if not path.exists() and not path.is_symlink():
         return None
     if path.is_symlink() or not path.is_file():
-        raise ManifestUnreadable(f"{path}: not a regular file")
+        raise ManifestUnreadable(f"{path}: not a regular file; --force starts a new record")
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ManifestUnreadable(f"{path}: not valid JSON ({err})") from None
+        raise ManifestUnreadable(
+            f"{path}: not valid JSON ({err}); --force starts a new record"
+        ) from None
     files = body.get("files") if isinstance(body, dict) else None
     if (
         not isinstance(body, dict)
@@ -98,7 +100,10 @@ def read_manifest(output: Path) -> Manifest | None:
         or not isinstance(files, dict)
         or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())
     ):
-        raise ManifestUnreadable(f"{path}: not a version {MANIFEST_VERSION} tenantctl record")
+        raise ManifestUnreadable(
+            f"{path}: not a version {MANIFEST_VERSION} tenantctl record; "
+            "--force starts a new record"
+        )
     return Manifest(body["format"], dict(files))
 
 
