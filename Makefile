@@ -22,7 +22,8 @@ tools: venv
 ## demo: generate the bundled example into demo-out/ and validate it with kubeconform
 demo: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" tools/install kubeconform schemas
-	$(BIN)/tenantctl generate examples/tenants.yaml -o $(DEMO_OUT)
+	# --force: the committed tree is in git, and branches regenerate it in parallel.
+	$(BIN)/tenantctl generate examples/tenants.yaml -o . --force(DEMO_OUT)
 	@echo "Generated $(DEMO_OUT)/ from examples/tenants.yaml; build it with: kubectl kustomize $(DEMO_OUT)"
 
 ## test: build the pinned toolchain, then run lint and every test, integration included
@@ -32,7 +33,8 @@ test: tools
 
 ## overlays: regenerate everything committed that is generated from examples/tenants.yaml
 overlays: venv
-	$(BIN)/tenantctl generate examples/tenants.yaml -o .
+	# --force: the committed tree is in git, and branches regenerate it in parallel.
+	$(BIN)/tenantctl generate examples/tenants.yaml -o . --force
 	$(BIN)/python -m tenantctl.policies.folders examples/tenants.yaml policies
 	$(BIN)/python -m tenantctl.spec.reference > docs/spec.md
 	$(BIN)/pytest -q tests/unit/test_golden.py --update-golden

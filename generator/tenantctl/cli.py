@@ -1,36 +1,30 @@
-"""Command line: parse arguments, call the library, print results, choose the exit code.
+"""Command line: parse arguments, call one action, print its outcome, choose the exit code.
 
-Exit codes (the same for every command):
-  0  success
-  1  the manifests are invalid (kubeconform), or a check found a problem in the output
-  2  the spec or the command line is wrong; every problem is printed as
-     FILE:LINE:COL: path.to.field: message (hint)
-  3  a required tool (kubeconform, its schemas) is not installed; the message says how
+Each command here and in ``apply/command.py`` and ``verify/command.py`` has that shape; the work
+itself is in action modules a library user can call (``emit/actions.py``, ``apply/actions.py``,
+``verify/actions.py``). Exit codes come from ``tenantctl.exitcodes``, one table for every
+command, printed at the end of every ``--help``. SIGINT and SIGTERM end any command with 130 or
+143 (``tenantctl.interrupts``), never with click's "Aborted!".
 """
 
 from __future__ import annotations
 
 import gc
 import sys
-import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 
-from tenantctl import __version__, helmcheck
+from tenantctl import __version__, interrupts
 from tenantctl.apply.command import apply, diff
-from tenantctl.commandline import read_spec_or_exit
-from tenantctl.emit import gitops, helm, kustomize, staging
-from tenantctl.kubeconform import Finding, Report, ToolMissing, validate_manifests
-from tenantctl.render.bundle import render
+from tenantctl.commandline import filesystem_error, read_spec_or_exit
+from tenantctl.emit import actions, gitops, ownership, staging
+from tenantctl.exitcodes import ExitCode, help_epilog
+from tenantctl.kubeconform import Report, ToolMissing, validate_manifests
 from tenantctl.verify.command import verify
 
-EXIT_OK = 0
-EXIT_INVALID_OUTPUT = 1
-EXIT_BAD_SPEC = 2
-EXIT_TOOL_MISSING = 3
-
-_EPILOG = "Exit codes: 0 ok, 1 invalid manifests, 2 problems in the spec, 3 a tool is missing."
+_EPILOG = help_epilog()
 
 
 def _error(text: str) -> None:
@@ -46,18 +40,24 @@ def _print_report(report: Report, what: str) -> None:
         _error(f"kubeconform: {len(report.findings)} invalid objects in {what}.")
 
 
-def _validate_chart(chart: Path) -> Report:
-    """helm lint --strict, then kubeconform over what the chart renders."""
-    check = helmcheck.check_chart(chart)
-    if not check.lint_ok:
-        click.echo(check.lint_output, err=True)
-        return Report(0, [Finding("Chart.yaml", "Chart", chart.name, "helm lint --strict failed")])
-    with tempfile.TemporaryDirectory(prefix="tenantctl-helm-") as rendered:
-        (Path(rendered) / "rendered.yaml").write_text(check.rendered, encoding="utf-8")
-        return validate_manifests(Path(rendered), relative_to=Path(rendered))
+class _Commands(click.Group):
+    """Runs every command with SIGINT and SIGTERM turned into exit codes 130 and 143."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with interrupts.handled():
+            try:
+                return super().invoke(ctx)
+            except interrupts.Interrupted as interrupted:
+                click.secho(f"tenantctl: interrupted by {interrupted.name}", fg="yellow", err=True)
+                ctx.exit(interrupted.exit_code)
+            except KeyboardInterrupt:
+                click.secho("tenantctl: interrupted", fg="yellow", err=True)
+                ctx.exit(ExitCode.INTERRUPTED)
 
 
-@click.group(epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=_Commands, epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="tenantctl")
 def main() -> None:
     """Namespace-per-tenant isolation for AI-agent sandboxes, from a tenant spec in git."""
@@ -87,9 +87,9 @@ def validate(spec: Path | None, manifests: Path | None) -> None:
         report = validate_manifests(manifests)
     except ToolMissing as err:
         _error(str(err))
-        sys.exit(EXIT_TOOL_MISSING)
+        sys.exit(ExitCode.TOOL_MISSING)
     _print_report(report, str(manifests))
-    sys.exit(EXIT_OK if report.ok else EXIT_INVALID_OUTPUT)
+    sys.exit(ExitCode.OK if report.ok else ExitCode.FAILED)
 
 
 @main.command(epilog=_EPILOG)
@@ -140,6 +140,12 @@ def validate(spec: Path | None, manifests: Path | None) -> None:
     help="Run kubeconform over the output before moving it into place (helm: helm lint "
     "--strict, then kubeconform over helm template).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace files in the owned paths that tenantctl did not write, or that were edited "
+    "since it wrote them (they are listed first). Without it, such files stop the run.",
+)
 def generate(
     spec: Path,
     output: Path,
@@ -150,52 +156,80 @@ def generate(
     path_prefix: str,
     gitops_namespace: str,
     validate_output: bool,
+    force: bool,
 ) -> None:
     """Render SPEC into OUTPUT (a Kustomize tree or a Helm chart), validated before it
-    replaces anything."""
+    replaces anything.
+
+    tenantctl records the files it writes, with their SHA-256, in
+    OUTPUT/.tenantctl-generated.json (commit it with the output). It replaces or deletes only
+    files that record lists and nobody has edited since; anything else in its paths stops the
+    run, listed, with exit 2."""
     if gitops_tool is not None and output_format != "kustomize":
         raise click.UsageError("--gitops syncs the Kustomize tree: use it with --format kustomize")
     if gitops_tool is not None and not repo_url:
         raise click.UsageError("--gitops needs --repo-url (the repository OUTPUT is committed to)")
     tenantset = read_spec_or_exit(spec, not_done="nothing was written")
-    rendering = render(tenantset)
-    notes: list[str] = []
-    if output_format == "helm":
-        files = helm.chart_files(tenantset)
-        owned = helm.OWNED_PATHS
-    else:
-        files = kustomize.tree_files(rendering)
-        owned = list(kustomize.OWNED_PATHS)
-        if gitops_tool is not None:
-            assert repo_url is not None
-            delivery = gitops.Delivery(
-                gitops_tool, repo_url, revision, path_prefix, gitops_namespace
+    delivery = None
+    if gitops_tool is not None:
+        assert repo_url is not None
+        delivery = gitops.Delivery(gitops_tool, repo_url, revision, path_prefix, gitops_namespace)
+
+    def taking_over(conflicts: list[ownership.Conflict]) -> None:
+        click.echo(f"--force: taking over {len(conflicts)} files (replaced or removed):", err=True)
+        for conflict in conflicts:
+            click.echo(f"  {output / conflict.path}: {conflict.reason}", err=True)
+
+    try:
+        generated = actions.generate(
+            tenantset,
+            output,
+            output_format=output_format,
+            delivery=delivery,
+            validate=validate_output,
+            force=force,
+            taking_over=taking_over,
+        )
+    except (ownership.OutputRefused, ownership.ManifestUnreadable, staging.OutputBusy) as err:
+        _error(f"error: {err}. Nothing was written.")
+        sys.exit(ExitCode.BAD_INPUT)
+    except actions.Conflicts as err:
+        for conflict in err.conflicts:
+            click.echo(f"{output / conflict.path}: {conflict.reason}", err=True)
+        _error(
+            f"{len(err.conflicts)} files in tenantctl's paths of {output} are not its to replace; "
+            "nothing was written. Move them elsewhere, or pass --force to replace them."
+        )
+        sys.exit(ExitCode.BAD_INPUT)
+    except ToolMissing as err:
+        _error(f"{err}; or pass --no-validate-output. Nothing was written.")
+        sys.exit(ExitCode.TOOL_MISSING)
+    except actions.InvalidOutput as err:
+        if err.detail:
+            click.echo(err.detail, err=True)
+        _print_report(err.report, "the output")
+        _error("Nothing was written.")
+        sys.exit(ExitCode.FAILED)
+    except OSError as err:
+        _error(f"{filesystem_error(err)}; {output} is as it was.")
+        sys.exit(ExitCode.FILESYSTEM)
+    except interrupts.Interrupted as interrupted:
+        if interrupted.completed:
+            _error(f"interrupted by {interrupted.name} once the new output was in {output}.")
+        else:
+            _error(
+                f"interrupted by {interrupted.name}: {output} is as it was; nothing was written."
             )
-            result = gitops.gitops_output(tenantset, rendering, delivery)
-            files.update(gitops.tree_files(tenantset.spec_id, gitops_tool, result))
-            owned.append(gitops.output_folder(gitops_tool))
-            notes = result.notes
-    with staging.staging_folder(output) as stage:
-        staging.write_files(stage, files)
-        if validate_output:
-            try:
-                if output_format == "helm":
-                    report = _validate_chart(stage)
-                else:
-                    report = validate_manifests(stage, relative_to=stage)
-            except ToolMissing as err:
-                _error(f"{err}; or pass --no-validate-output. Nothing was written.")
-                sys.exit(EXIT_TOOL_MISSING)
-            _print_report(report, "the output")
-            if not report.ok:
-                _error("Nothing was written.")
-                sys.exit(EXIT_INVALID_OUTPUT)
-        staging.move_into_place(stage, output, owned)
-    for note in notes:
+        sys.exit(interrupted.exit_code)
+    for folder in generated.removed_stale:
+        click.echo(f"removed {folder}, left behind by an interrupted run", err=True)
+    if generated.report is not None:
+        _print_report(generated.report, "the output")
+    for note in generated.notes:
         click.secho(f"note: {note}", fg="yellow", err=True)
     click.echo(
-        f"Wrote {len(files)} files ({output_format}) for {len(tenantset.namespaces())} "
-        f"namespaces of {len(tenantset.tenants)} tenants to {output}/."
+        f"Wrote {generated.files} files ({output_format}) for {generated.namespaces} "
+        f"namespaces of {generated.tenants} tenants to {output}/."
     )
 
 

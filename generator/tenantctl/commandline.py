@@ -1,4 +1,5 @@
-"""Pieces every tenantctl command shares: reading the spec and reporting its problems.
+"""Pieces every tenantctl command shares: reading the spec, reporting its problems, and
+saying what a filesystem error was in one line.
 
 Each command reads a spec the same way and, when it has problems, prints every one of them as
 ``FILE:LINE:COL: path: message (hint)`` and exits 2 saying what was not done.
@@ -6,16 +7,16 @@ Each command reads a spec the same way and, when it has problems, prints every o
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
+from tenantctl.exitcodes import ExitCode
 from tenantctl.spec.model import TenantSet
 from tenantctl.spec.problems import SpecError
 from tenantctl.spec.reading import read_tenantset
-
-EXIT_BAD_SPEC = 2
 
 
 def read_spec_or_exit(spec: Path, *, not_done: str) -> TenantSet:
@@ -29,4 +30,15 @@ def read_spec_or_exit(spec: Path, *, not_done: str) -> TenantSet:
         click.secho(
             f"{count} problem{'s' if count != 1 else ''} in {spec}; {not_done}.", fg="red", err=True
         )
-        sys.exit(EXIT_BAD_SPEC)
+        sys.exit(ExitCode.BAD_INPUT)
+
+
+def filesystem_error(err: OSError) -> str:
+    """One line: which path, and what the operating system said (never a traceback)."""
+    cause = err.strerror or str(err)
+    if err.filename is None:
+        return f"error: {cause}"
+    where = os.fsdecode(err.filename)
+    if err.filename2 is not None:
+        where = f"{where} -> {os.fsdecode(err.filename2)}"
+    return f"error: {where}: {cause}"

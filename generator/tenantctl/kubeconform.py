@@ -17,7 +17,11 @@ from pathlib import Path
 from tenantctl.toolpaths import INSTALL_HINT, find_schema_dir, find_tool
 
 SCHEMA_TEMPLATE = "{{ .ResourceKind }}{{ .KindSuffix }}.json"
-SKIPPED_FILES = r"(^|/)kustomization\.yaml$|(^|/)components/"
+# Also skipped: generate's record of the files it wrote, and staging folders of killed runs.
+SKIPPED_FILES = (
+    r"(^|/)kustomization\.yaml$|(^|/)components/"
+    r"|(^|/)\.tenantctl-generated\.json$|(^|/)\.tenantctl-staging-"
+)
 
 
 class ToolMissing(Exception):

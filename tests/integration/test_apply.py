@@ -380,3 +380,46 @@ def test_an_apply_killed_half_way_converges_on_the_next_run(tool: Tenantctl) -> 
         "unchanged": rendered_count(big),
         "pruned": 0,
     }
+
+
+def test_an_apply_stopped_by_sigterm_exits_143_saying_what_stays_applied(
+    tool: Tenantctl,
+) -> None:
+    names = [f"apt-red-t{index:02d}" for index in range(30)]
+    big = tool.write("term", spec(red_memory="5Gi", extra_red=names))
+    process = subprocess.Popen(
+        tool.args("apply", big, "--concurrency", "1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            # Only this apply's new namespaces show that it is running (not still starting).
+            namespaces = tool.cluster.kubectl(
+                "get",
+                "networkpolicies",
+                "-A",
+                "-l",
+                SELECTOR,
+                "--no-headers",
+                "-o",
+                "custom-columns=NS:.metadata.namespace",
+            ).stdout.split()
+            if len([ns for ns in namespaces if ns.startswith("apt-red-t")]) >= 10:
+                break
+            assert process.poll() is None, "the apply finished before it could be stopped"
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 143, stderr
+    assert stderr.splitlines()[-1] == (
+        "interrupted: what was applied stays applied; run the same command again to converge"
+    )
+    assert "Traceback" not in stderr
+    rerun = tool.run("apply", big)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr

@@ -81,23 +81,41 @@ def test_down_stops_every_process_and_frees_every_port(tmp_path: Path) -> None:
     assert list((tmp_path / "pids").glob("*.pid")) == []
 
 
-def test_interrupting_up_leaves_no_process_behind(tmp_path: Path) -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "started_ignoring_sigint"),
+    [
+        (signal.SIGINT, 130, False),
+        # How a non-interactive shell starts a background job (`make test &`, CI steps).
+        (signal.SIGINT, 130, True),
+        (signal.SIGTERM, 143, False),
+    ],
+    ids=["sigint", "sigint-inherited-ignored", "sigterm"],
+)
+def test_interrupting_up_leaves_no_process_behind(
+    tmp_path: Path, signum: int, code: int, started_ignoring_sigint: bool
+) -> None:
     starting = subprocess.Popen(
         [str(CLUSTER_COMMAND), "up", "--dir", str(tmp_path)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ignore_sigint if started_ignoring_sigint else None,
     )
     apiserver_pidfile = tmp_path / "pids" / "kube-apiserver.pid"
     deadline = time.monotonic() + 60
     while not apiserver_pidfile.exists() and time.monotonic() < deadline:
+        assert starting.poll() is None, starting.communicate()
         time.sleep(0.05)
     pids = recorded_pids(tmp_path)
 
-    starting.send_signal(signal.SIGINT)
+    starting.send_signal(signum)
     _, stderr = starting.communicate(timeout=60)
 
-    assert starting.returncode == 130, stderr
+    assert starting.returncode == code, stderr
     assert len(pids) >= 2
     assert not [pid for pid in pids if running(pid)]
     assert ports_in_use(tmp_path) == []

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 from tenantctl.cli import main
 from tenantctl.emit.kustomize import OWNED_PATHS
+from tenantctl.emit.ownership import MANIFEST_NAME
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "tenants.yaml"
@@ -70,7 +71,7 @@ def test_a_bad_spec_exits_2_with_located_problems_and_writes_nothing(tmp_path: P
 def test_the_committed_output_for_the_example_is_current(tmp_path: Path) -> None:
     result = run("generate", str(EXAMPLE), "-o", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    for owned in OWNED_PATHS:
+    for owned in [*OWNED_PATHS, MANIFEST_NAME]:
         fresh, committed = tmp_path / owned, REPO / owned
         if fresh.is_file():
             same = fresh.read_bytes() == committed.read_bytes()
@@ -87,16 +88,18 @@ def test_the_same_spec_gives_the_same_bytes(tmp_path: Path) -> None:
     assert tree(tmp_path / "first") == tree(tmp_path / "second"), comparison.report()
 
 
-def test_regenerating_replaces_owned_paths_and_keeps_everything_else(tmp_path: Path) -> None:
-    (tmp_path / "overlays" / "retired-tenant").mkdir(parents=True)
-    (tmp_path / "overlays" / "retired-tenant" / "kustomization.yaml").write_text("stale\n")
+def test_regenerating_replaces_what_it_wrote_and_keeps_everything_else(tmp_path: Path) -> None:
+    assert run("generate", str(EXAMPLE), "-o", str(tmp_path)).returncode == 0
     (tmp_path / "README.md").write_text("mine\n")
     (tmp_path / "bases" / "gateway").mkdir(parents=True)
     (tmp_path / "bases" / "gateway" / "kustomization.yaml").write_text("mine too\n")
+    spec = tmp_path / "alpha-only.yaml"
+    text = EXAMPLE.read_text()
+    spec.write_text(text[: text.index("\n    - name: beta\n")] + "\n")
 
-    assert run("generate", str(EXAMPLE), "-o", str(tmp_path)).returncode == 0
+    assert run("generate", str(spec), "-o", str(tmp_path)).returncode == 0
 
-    assert not (tmp_path / "overlays" / "retired-tenant").exists()
+    assert not (tmp_path / "overlays" / "beta").exists()
     assert (tmp_path / "README.md").read_text() == "mine\n"
     assert (tmp_path / "bases" / "gateway" / "kustomization.yaml").read_text() == "mine too\n"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tenantctl-staging-")]
@@ -187,5 +190,10 @@ def test_validate_needs_either_a_spec_or_manifests() -> None:
 def test_the_example_output_leaves_no_staging_folder_behind(tmp_path: Path) -> None:
     output = tmp_path / "out"
     assert run("generate", str(EXAMPLE), "-o", str(output)).returncode == 0
-    assert sorted(p.name for p in output.iterdir()) == ["bases", "kustomization.yaml", "overlays"]
+    assert sorted(p.name for p in output.iterdir()) == [
+        ".tenantctl-generated.json",
+        "bases",
+        "kustomization.yaml",
+        "overlays",
+    ]
     shutil.rmtree(output)

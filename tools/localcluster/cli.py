@@ -5,6 +5,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import interrupts
 from .control_plane import ControlPlane
 from .processes import ComponentError
 from .users import TEST_USERS
@@ -15,6 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=("up", "down"))
     parser.add_argument("--dir", type=Path, required=True, help="cluster data directory")
     args = parser.parse_args(argv)
+    interrupts.install()
     cluster = ControlPlane(args.dir.resolve())
     started = time.monotonic()
     try:
@@ -32,7 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     except ComponentError as error:
         print(f"cluster {args.command} failed: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupted:
+        # `up` has stopped what it started before the interrupt got here.
         print("cluster: interrupted", file=sys.stderr)
+        if isinstance(interrupted, interrupts.Interrupted):
+            return interrupted.exit_code
         return 130
     return 0

@@ -27,7 +27,7 @@ from typing import Any
 
 from tenantctl.kube.config import Connection
 
-from . import api, processes
+from . import api, interrupts, processes
 from .pki import Pki, ensure_pki
 from .processes import ComponentError, Daemon
 from .users import (
@@ -267,6 +267,7 @@ class ControlPlane:
             "did not start its Sandbox workers",
             lambda: "Starting workers" in agent_sandbox.log.read_text(errors="replace"),
         )
+        interrupts.check()
 
     @property
     def _ports(self) -> Ports:
@@ -281,6 +282,7 @@ class ControlPlane:
     def _wait_until(self, daemon: Daemon, failing: str, check: Callable[[], bool]) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
+            interrupts.check()
             if not daemon.alive():
                 raise daemon.failure("exited during start-up")
             if check():

@@ -17,7 +17,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,18 +95,32 @@ def start(
     pidfile = run_dir / "pids" / f"{name}.pid"
     log.parent.mkdir(parents=True, exist_ok=True)
     pidfile.parent.mkdir(parents=True, exist_ok=True)
-    preexec: Callable[[], None] | None = _die_with_parent if tied_to_parent else None
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
-            preexec_fn=preexec,
-        )
-    pidfile.write_text(f"{process.pid} {_start_time(process.pid) or ''}\n")
+    # SIGINT/SIGTERM are held back from fork until the pidfile exists, so an interrupt cannot
+    # leave a daemon that `down` does not know about; the child starts with the mask it had.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGINT, signal.SIGTERM))
+
+    def child_setup() -> None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if tied_to_parent:
+            _die_with_parent()
+
+    try:
+        with log.open("ab") as output:
+            process = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+                start_new_session=True,
+                preexec_fn=child_setup,
+            )
+        # Written whole or not at all: a reader never sees an empty pidfile.
+        partial = pidfile.with_suffix(".pid.partial")
+        partial.write_text(f"{process.pid} {_start_time(process.pid) or ''}\n")
+        partial.replace(pidfile)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     return Daemon(name, process, process.pid, log, pidfile)
 
 

@@ -1,44 +1,34 @@
-"""The `apply` and `diff` commands: kubectl-like flags, a plan, then (for apply) its execution.
+"""The `apply` and `diff` commands: kubectl-like flags, one call to ``apply.actions``, the
+result printed and the exit code chosen.
 
-Exit codes, in addition to the shared 0 (ok) and 2 (spec or command line wrong):
-  apply  1  some objects failed to apply or delete (each is printed with the server's reason)
-         4  the cluster could not be used: kubeconfig, connection, credentials, missing CRDs
-         5  refused for safety: an existing namespace tenantctl does not manage (use --adopt),
-            or a namespace deletion that was not confirmed
-  diff   1  something would change (like `diff` and `kubectl diff`); 4 as above
-An interrupted apply exits 130; applying again converges.
+Exit codes from ``tenantctl.exitcodes``:
+  apply  0 ok, 1 some objects failed (each printed with the server's reason), 2 spec or
+         command line, 4 the cluster could not be used (kubeconfig, connection, credentials,
+         missing CRDs), 5 refused for safety (an existing namespace tenantctl does not manage:
+         use --adopt; a namespace deletion that was not confirmed), 130/143 interrupted
+  diff   0 nothing would change, 1 something would (like `diff` and `kubectl diff`), 4 as above
+An interrupted apply leaves what was applied; applying again converges.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-from tenantctl.apply import plan as planning
-from tenantctl.apply.plan import Key, Obj, describe
+from tenantctl import interrupts
+from tenantctl.apply import actions, diffing
+from tenantctl.apply.plan import describe
 from tenantctl.commandline import read_spec_or_exit
+from tenantctl.exitcodes import ExitCode, help_epilog
 from tenantctl.kube import config, errors
-from tenantctl.render.bundle import render
-from tenantctl.spec.model import TenantSet
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_SPEC = 2
-EXIT_CLUSTER = 4
-EXIT_REFUSED = 5
-EXIT_INTERRUPTED = 130
 # Below this many objects a progress bar is noise.
 PROGRESS_THRESHOLD = 200
-
-if TYPE_CHECKING:
-    from tenantctl.apply import run
-    from tenantctl.kube.client import Client
-    from tenantctl.kube.discovery import Discovery
+_EPILOG = help_epilog()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,44 +55,78 @@ def _cluster_options(command: F) -> F:
     return command
 
 
-def _desired(tenantset: TenantSet) -> list[Obj]:
-    return [planning.with_applied_hash(obj) for obj in render(tenantset).all_manifests()]
-
-
 def _connection(kubeconfig: Path | None, context: str | None) -> config.Connection:
     try:
-        return config.load(kubeconfig, context)
+        return actions.connect(kubeconfig, context)
     except errors.ConfigError as err:
         click.secho(f"error: {err}", fg="red", err=True)
-        sys.exit(EXIT_CLUSTER)
+        sys.exit(ExitCode.CLUSTER)
 
 
-def _run(coroutine: Any) -> int:
+def _cluster_call(call: Callable[[], Any]) -> Any:
+    """Run one action; a cluster error or an interrupt ends the command with its exit code."""
     try:
-        return int(asyncio.run(coroutine))
+        return call()
     except errors.KubeError as err:
         click.secho(f"error: {err}", fg="red", err=True)
-        return EXIT_CLUSTER
-    except KeyboardInterrupt:
+        sys.exit(ExitCode.CLUSTER)
+    except KeyboardInterrupt as interrupted:
         click.secho(
             "interrupted: what was applied stays applied; run the same command again to converge",
             fg="yellow",
             err=True,
         )
-        return EXIT_INTERRUPTED
-
-
-def _refusals(the_plan: planning.Plan) -> None:
-    for refusal in the_plan.refused:
-        click.secho(
-            f"refused: namespace {refusal.key[3]}: {refusal.reason}. Check it with "
-            "`tenantctl diff`, then take it over with --adopt.",
-            fg="red",
-            err=True,
+        code = (
+            interrupted.exit_code
+            if isinstance(interrupted, interrupts.Interrupted)
+            else ExitCode.INTERRUPTED
         )
+        sys.exit(code)
 
 
-@click.command()
+def _confirm_deletion(yes: bool) -> Callable[[actions.NamespaceDeletion], bool]:
+    def confirm(deletion: actions.NamespaceDeletion) -> bool:
+        name = deletion.name
+        click.echo(f"namespace/{name} is no longer in the spec and would be deleted with:")
+        if deletion.contents:
+            for kind, count in deletion.contents.items():
+                click.echo(f"  {count} {kind}")
+        else:
+            click.echo("  nothing but the defaults")
+        if deletion.unreadable:
+            click.echo(f"  (not readable with these credentials: {', '.join(deletion.unreadable)})")
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            click.secho(
+                f"refused: deleting namespace/{name} needs confirmation: pass --yes",
+                fg="red",
+                err=True,
+            )
+            return False
+        if not click.confirm(f"Delete namespace {name} and everything in it?", default=False):
+            click.echo(f"namespace/{name} kept")
+            return False
+        return True
+
+    return confirm
+
+
+def _progress_bar(total: int) -> Callable[[int], None]:
+    if total < PROGRESS_THRESHOLD or not sys.stderr.isatty():
+        return lambda done: None
+    bar = click.progressbar(length=total, label="applying", file=sys.stderr)
+    bar.render_progress()
+
+    def advance(done: int) -> None:
+        bar.update(done)
+        if bar.finished:
+            bar.render_finish()
+
+    return advance
+
+
+@click.command(epilog=_EPILOG)
 @click.argument("spec", type=click.Path(path_type=Path))
 @_cluster_options
 @click.option(
@@ -156,98 +180,41 @@ def apply(
     if prune_namespaces and not prune:
         raise click.UsageError("--prune-namespaces needs --prune")
     tenantset = read_spec_or_exit(spec, not_done="nothing was applied")
-    desired = _desired(tenantset)
     connection = _connection(kubeconfig, context)
-    sys.exit(
-        _run(
-            _apply(
-                tenantset.spec_id,
-                desired,
-                connection,
-                concurrency=concurrency,
-                prune=prune,
-                prune_namespaces=prune_namespaces,
-                yes=yes,
-                adopt=adopt,
-                force_conflicts=force_conflicts,
-                dry_run=dry_run == "server",
-                quiet=quiet,
-            )
+    options = actions.ApplyOptions(
+        concurrency=concurrency,
+        prune=prune,
+        prune_namespaces=prune_namespaces,
+        adopt=adopt,
+        force_conflicts=force_conflicts,
+        dry_run=dry_run == "server",
+    )
+    result: actions.ApplyResult = _cluster_call(
+        lambda: actions.apply(
+            tenantset, connection, options, confirm=_confirm_deletion(yes), progress=_progress_bar
         )
     )
-
-
-async def _apply(
-    spec_id: str,
-    desired: list[Obj],
-    connection: config.Connection,
-    *,
-    concurrency: int,
-    prune: bool,
-    prune_namespaces: bool,
-    yes: bool,
-    adopt: bool,
-    force_conflicts: bool,
-    dry_run: bool,
-    quiet: bool,
-) -> int:
-    # aiohttp is imported here, not at module level: every other command starts faster.
-    from tenantctl.apply import run
-    from tenantctl.kube.client import Client
-    from tenantctl.kube.discovery import Discovery
-
-    suffix = " (server dry run)" if dry_run else ""
-    async with Client.connect(connection, concurrency=concurrency) as client:
-        discovery = Discovery(client)
-        resources = await run.resolve_kinds(discovery, desired)
-        state = await run.fetch_live(client, resources, spec_id)
-        the_plan = planning.make_plan(desired, state.owned, state.namespaces, spec_id, adopt=adopt)
-        if the_plan.refused:
-            _refusals(the_plan)
-            click.secho("Nothing was applied.", fg="red", err=True)
-            return EXIT_REFUSED
-        for key in the_plan.adopted:
-            click.echo(f"namespace/{key[3]} adopted{suffix}")
-        total = len(the_plan.to_apply)
-        if total >= PROGRESS_THRESHOLD and sys.stderr.isatty():
-            with click.progressbar(length=total, label="applying", file=sys.stderr) as bar:
-                outcome = await run.apply_objects(
-                    client,
-                    state,
-                    the_plan,
-                    force_conflicts=force_conflicts,
-                    dry_run=dry_run,
-                    concurrency=concurrency,
-                    progress=bar.update,
-                )
-        else:
-            outcome = await run.apply_objects(
-                client,
-                state,
-                the_plan,
-                force_conflicts=force_conflicts,
-                dry_run=dry_run,
-                concurrency=concurrency,
+    if result.refused:
+        for refusal in result.refused:
+            click.secho(
+                f"refused: namespace {refusal.key[3]}: {refusal.reason}. Check it with "
+                "`tenantctl diff`, then take it over with --adopt.",
+                fg="red",
+                err=True,
             )
-        refused = False
-        if prune:
-            await run.delete_objects(
-                client, state, the_plan.prune, outcome, dry_run=dry_run, concurrency=concurrency
-            )
-            for name in the_plan.stale_namespaces:
-                if not prune_namespaces:
-                    click.echo(
-                        f"namespace/{name} is no longer in the spec; kept (delete it with "
-                        "--prune-namespaces)"
-                    )
-                    continue
-                if not await _delete_namespace(
-                    client, discovery, state, name, outcome, yes=yes, dry_run=dry_run
-                ):
-                    refused = True
-        elif the_plan.prune or the_plan.stale_namespaces:
-            count = len(the_plan.prune) + len(the_plan.stale_namespaces)
-            click.echo(f"{count} objects are no longer rendered; --prune deletes them.")
+        click.secho("Nothing was applied.", fg="red", err=True)
+        sys.exit(ExitCode.REFUSED)
+    suffix = " (server dry run)" if options.dry_run else ""
+    for key in result.adopted:
+        click.echo(f"namespace/{key[3]} adopted{suffix}")
+    for name in result.kept_namespaces:
+        click.echo(
+            f"namespace/{name} is no longer in the spec; kept (delete it with --prune-namespaces)"
+        )
+    if result.not_pruned:
+        click.echo(f"{result.not_pruned} objects are no longer rendered; --prune deletes them.")
+    outcome = result.outcome
+    assert outcome is not None
     if not quiet:
         for verb, keys in (
             ("created", outcome.created),
@@ -265,50 +232,11 @@ async def _apply(
         + suffix
     )
     if outcome.failed:
-        return EXIT_FAILED
-    return EXIT_REFUSED if refused else EXIT_OK
+        sys.exit(ExitCode.FAILED)
+    sys.exit(ExitCode.REFUSED if result.declined_namespaces else ExitCode.OK)
 
 
-async def _delete_namespace(
-    client: Client,
-    discovery: Discovery,
-    state: run.LiveState,
-    name: str,
-    outcome: run.Outcome,
-    *,
-    yes: bool,
-    dry_run: bool,
-) -> bool:
-    """List what the namespace holds, confirm, delete. False when not confirmed."""
-    from tenantctl.apply import run
-
-    contents, unreadable = await run.namespace_contents(client, discovery, name)
-    click.echo(f"namespace/{name} is no longer in the spec and would be deleted with:")
-    if contents:
-        for kind, count in contents.items():
-            click.echo(f"  {count} {kind}")
-    else:
-        click.echo("  nothing but the defaults")
-    if unreadable:
-        click.echo(f"  (not readable with these credentials: {', '.join(unreadable)})")
-    if not yes:
-        if not sys.stdin.isatty():
-            click.secho(
-                f"refused: deleting namespace/{name} needs confirmation: pass --yes",
-                fg="red",
-                err=True,
-            )
-            return False
-        if not click.confirm(f"Delete namespace {name} and everything in it?", default=False):
-            click.echo(f"namespace/{name} kept")
-            return False
-    await run.delete_objects(
-        client, state, [("", "Namespace", "", name)], outcome, dry_run=dry_run, concurrency=1
-    )
-    return True
-
-
-@click.command()
+@click.command(epilog=_EPILOG)
 @click.argument("spec", type=click.Path(path_type=Path))
 @_cluster_options
 @click.option(
@@ -326,81 +254,20 @@ def diff(
     changes. Exits 1 when something would change, 0 when nothing would.
     """
     tenantset = read_spec_or_exit(spec, not_done="nothing was applied")
-    desired = _desired(tenantset)
     connection = _connection(kubeconfig, context)
-    sys.exit(
-        _run(_diff(tenantset.spec_id, desired, connection, concurrency=concurrency, prune=prune))
+    result: actions.DiffResult = _cluster_call(
+        lambda: actions.diff(tenantset, connection, concurrency=concurrency, prune=prune)
     )
-
-
-async def _diff(
-    spec_id: str,
-    desired: list[Obj],
-    connection: config.Connection,
-    *,
-    concurrency: int,
-    prune: bool,
-) -> int:
-    from tenantctl.apply import diffing, run
-    from tenantctl.kube.client import Client
-    from tenantctl.kube.discovery import Discovery
-
-    diffs: dict[Key, str] = {}
-    failures: list[tuple[Key, str]] = []
-    async with Client.connect(connection, concurrency=concurrency) as client:
-        discovery = Discovery(client)
-        resources = await run.resolve_kinds(discovery, desired)
-        state = await run.fetch_live(client, resources, spec_id)
-        the_plan = planning.make_plan(desired, state.owned, state.namespaces, spec_id, adopt=True)
-        new_namespaces = {key[3] for key in the_plan.absent if key[1] == "Namespace"}
-        limit = asyncio.Semaphore(concurrency)
-
-        async def one(obj: Obj) -> None:
-            key = planning.object_key(obj)
-            resource = state.resources[(key[0], key[1])]
-            path = resource.path(key[2] or None, key[3])
-            async with limit:
-                before = state.owned.get(key)
-                try:
-                    brand_new = key[2] in new_namespaces or (
-                        key[1] == "Namespace" and key[3] in new_namespaces
-                    )
-                    if before is None and not brand_new:
-                        # Not this spec's yet, but it may exist (unlabelled, or to be adopted).
-                        try:
-                            before = await client.get(path)
-                        except errors.NotFound:
-                            before = None
-                    if key[2] in new_namespaces:
-                        after = obj  # the namespace does not exist yet: no dry run possible
-                    else:
-                        after = await client.apply(
-                            path, obj, field_manager=run.FIELD_MANAGER, force=True, dry_run=True
-                        )
-                except errors.ApiError as err:
-                    failures.append((key, str(err)))
-                    return
-            text = diffing.unified(key, before, after)
-            if text:
-                diffs[key] = text
-
-        await asyncio.gather(*(one(obj) for obj in the_plan.to_apply))
-        if prune:
-            for key in the_plan.prune:
-                diffs[key] = diffing.unified(key, state.owned[key], None)
-            for name in the_plan.stale_namespaces:
-                key = ("", "Namespace", "", name)
-                diffs[key] = diffing.unified(key, state.owned[key], None)
-    for key in sorted(diffs):
-        click.echo(diffing.colour(diffs[key]), nl=False)
-    for key in the_plan.adopted:
+    for key in sorted(result.diffs):
+        click.echo(diffing.colour(result.diffs[key]), nl=False)
+    for key in result.adopted:
         click.secho(
             f"note: namespace/{key[3]} exists and is not this spec's: apply needs --adopt",
             fg="yellow",
             err=True,
         )
-    for key, message in sorted(failures):
+    for key, message in result.failures:
         click.secho(f"failed: {describe(key)}: {message}", fg="red", err=True)
-    if failures:
-        return EXIT_CLUSTER
-    return EXIT_FAILED if diffs else EXIT_OK
+    if result.failures:
+        sys.exit(ExitCode.CLUSTER)
+    sys.exit(ExitCode.FAILED if result.diffs else ExitCode.OK)

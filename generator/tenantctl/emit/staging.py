@@ -1,53 +1,184 @@
-"""Write output next to its destination, then move it into place only when it is complete.
+"""Write output next to its destination, then put it in place only when it is complete.
 
-A failed render or validation leaves the destination exactly as it was: nothing half-written.
-The staging folder lives inside the output folder so the final moves are renames on one
-filesystem. Paths the emitter owns are replaced whole, so files from an older spec (a removed
-tenant) do not linger.
+The staging folder ``OUTPUT/.tenantctl-staging-XXXX/`` lives inside the output folder so that
+putting the output in place is a handful of renames on one filesystem: ``new/`` holds what this
+run writes, ``old/`` receives the owned paths it replaces. A failed render or validation, a full
+disk, SIGINT or SIGTERM leave the destination exactly as it was; the renames run with both
+signals held back and are undone in reverse if one of them fails.
+
+A run holds an exclusive ``flock`` on its staging folder's ``.lock`` file and on the output
+folder itself. A staging folder whose lock nobody holds belongs to a run that was killed
+(SIGKILL, power loss); the next run removes it before it starts.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from tenantctl import interrupts
+
 STAGING_PREFIX = ".tenantctl-staging-"
+_LOCK_NAME = ".lock"
+
+
+class OutputBusy(Exception):
+    """Another tenantctl run is writing into the same output folder."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    root: Path
+    destination: Path
+    removed_stale: tuple[Path, ...] = ()  # staging folders of killed runs, removed first
+
+    @property
+    def new(self) -> Path:
+        return self.root / "new"
+
+    @property
+    def old(self) -> Path:
+        return self.root / "old"
+
+    def shown(self, path: str | os.PathLike[str]) -> str:
+        """Where a staged path will end up, for messages: users never see the staging folder."""
+        text = os.fspath(path)
+        prefix = os.fspath(self.new) + os.sep
+        if text.startswith(prefix):
+            return os.fspath(self.destination / text[len(prefix) :])
+        return text
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return False
+        raise
+    return True
+
+
+def stale_stages(destination: Path) -> list[Path]:
+    """Staging folders in ``destination`` that no running tenantctl holds."""
+    found: list[Path] = []
+    if not destination.is_dir():
+        return found
+    for entry in sorted(destination.iterdir()):
+        if not entry.name.startswith(STAGING_PREFIX) or entry.is_symlink() or not entry.is_dir():
+            continue
+        try:
+            fd = os.open(entry / _LOCK_NAME, os.O_RDONLY)
+        except FileNotFoundError:
+            found.append(entry)  # killed before it took its lock
+            continue
+        try:
+            if _try_lock(fd):
+                found.append(entry)
+        finally:
+            os.close(fd)
+    return found
 
 
 @contextmanager
-def staging_folder(destination: Path) -> Iterator[Path]:
-    destination.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=destination))
+def _locked_folder(destination: Path) -> Iterator[None]:
+    fd = os.open(destination, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        yield stage
+        if not _try_lock(fd):
+            raise OutputBusy(
+                f"{destination}: another tenantctl generate is writing into this folder; "
+                "run again when it has finished"
+            )
+        yield
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        os.close(fd)
+
+
+@contextmanager
+def staging_folder(destination: Path) -> Iterator[Stage]:
+    """A locked, empty staging folder in ``destination`` (created if missing), removed on exit
+    whatever happens; stale ones from killed runs are removed first."""
+    destination.mkdir(parents=True, exist_ok=True)
+    with _locked_folder(destination):
+        stale = stale_stages(destination)
+        for folder in stale:
+            with interrupts.deferred():
+                shutil.rmtree(folder, ignore_errors=True)
+        try:
+            root = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=destination))
+        except OSError as err:
+            raise OSError(err.errno, err.strerror, os.fspath(destination)) from None
+        try:
+            lock = os.open(root / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                stage = Stage(root, destination, tuple(stale))
+                stage.new.mkdir()
+                stage.old.mkdir()
+                yield stage
+            finally:
+                os.close(lock)
+        finally:
+            with interrupts.deferred():
+                shutil.rmtree(root, ignore_errors=True)
 
 
 def write_files(root: Path, files: dict[str, str]) -> None:
-    """Write ``files`` (relative path to text) under ``root``, creating each folder once."""
+    """Write ``files`` (relative path to text) under ``root``, creating each folder once.
+
+    Checks for a pending interrupt every few hundred files (see ``tenantctl.interrupts``)."""
     folders = sorted({os.path.dirname(relative) for relative in files})
     for folder in folders:
         os.makedirs(root / folder, exist_ok=True)
-    for relative, text in files.items():
-        with open(root / relative, "w", encoding="utf-8") as handle:
-            handle.write(text)
+    for count, (relative, text) in enumerate(files.items()):
+        path = root / relative
+        try:
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as err:
+            if err.filename is None:  # a failed write() or close() names no file
+                raise OSError(err.errno, err.strerror, os.fspath(path)) from None
+            raise
+        if count % 256 == 0:
+            interrupts.check()
+    interrupts.check()
 
 
-def move_into_place(stage: Path, destination: Path, owned: list[str]) -> None:
-    """Replace each owned path of ``destination`` by the staged one (or remove it if not staged)."""
-    retired = stage / ".retired"
-    retired.mkdir()
-    for index, relative in enumerate(owned):
-        target = destination / relative
-        if target.exists() or target.is_symlink():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.rename(retired / str(index))
-        staged = stage / relative
-        if staged.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staged.rename(target)
+def put_in_place(stage: Stage, owned: list[str], manifest_name: str, manifest_text: str) -> None:
+    """Replace each owned path of the destination by the staged one (or remove it if this run
+    writes nothing there), then the record of generated files: all or nothing."""
+    record = stage.new / manifest_name
+    record.write_text(manifest_text, encoding="utf-8")
+    interrupts.check()
+    destination = stage.destination
+    done: list[tuple[Path, Path, Path, bool, bool]] = []
+    with interrupts.deferred():
+        try:
+            for index, relative in enumerate(owned):
+                target = destination / relative
+                staged = stage.new / relative
+                parked = stage.old / str(index)
+                had = target.exists() or target.is_symlink()
+                placing = staged.exists()
+                if had:
+                    target.rename(parked)
+                done.append((target, staged, parked, had, False))
+                if placing:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    staged.rename(target)
+                    done[-1] = (target, staged, parked, had, True)
+            os.replace(record, destination / manifest_name)
+        except OSError:
+            for target, staged, parked, had, placed in reversed(done):
+                if placed:
+                    target.rename(staged)
+                if had:
+                    parked.rename(target)
+            raise

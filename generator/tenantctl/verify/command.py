@@ -1,12 +1,13 @@
-"""``tenantctl verify``: arguments in, a verdict out (exit 0 isolated, 1 a check failed).
+"""``tenantctl verify``: flags in, one call to ``verify.actions``, a verdict out.
 
     tenantctl verify SPEC                      render SPEC in memory and verify that
     tenantctl verify --manifests DIR [SPEC]    verify a folder of manifests (against SPEC if given)
     tenantctl verify --live [SPEC]             verify the cluster of the kubeconfig context, and
                                                run the Multi-Tenancy Benchmark checks as tenants
 
-Exit codes as for every tenantctl command: 0 every check passed, 1 a check failed, 2 the spec or
-the command line is wrong, or the cluster cannot be used with the given kubeconfig.
+Exit codes from ``tenantctl.exitcodes``: 0 every check passed, 1 a check failed, 2 the spec or
+the command line is wrong, 4 the cluster or kubeconfig cannot be used, 6 the report could not
+be written.
 """
 
 from __future__ import annotations
@@ -16,34 +17,12 @@ from pathlib import Path
 
 import click
 
-from tenantctl.commandline import read_spec_or_exit
-from tenantctl.verify import expectations, report
-from tenantctl.verify import manifests as manifests_module
-from tenantctl.verify.results import Verification
-from tenantctl.verify.static import verify_inventory
+from tenantctl.commandline import filesystem_error, read_spec_or_exit
+from tenantctl.exitcodes import ExitCode, help_epilog
+from tenantctl.kube import errors
+from tenantctl.verify import actions, report
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-_EPILOG = "Exit codes: 0 every check passed, 1 a check failed, 2 bad spec, arguments or kubeconfig."
-
-
-def write_report(verification: Verification, path: Path) -> list[Path]:
-    """Write the report (and, for Markdown, its heat map beside it); return the files written."""
-    suffix = path.suffix.lower()
-    if suffix in (".html", ".htm"):
-        path.write_text(report.html(verification), encoding="utf-8")
-        return [path]
-    svg = report.heatmap_svg(verification)
-    written = [path]
-    svg_name = None
-    if svg is not None:
-        svg_path = path.with_suffix(".svg")
-        svg_path.write_text(svg, encoding="utf-8")
-        svg_name = svg_path.name
-        written.append(svg_path)
-    path.write_text(report.markdown(verification, svg_name), encoding="utf-8")
-    return written
+_EPILOG = help_epilog()
 
 
 @click.command("verify", epilog=_EPILOG)
@@ -123,43 +102,42 @@ def verify(
     )
 
     if capture is not None or live:
-        from tenantctl.verify import live as live_mode
-        from tenantctl.verify.kubeclient import KubeError
-
         try:
             if capture is not None:
-                capture.write_text(
-                    live_mode.capture_builtin_roles(kubeconfig, context), encoding="utf-8"
-                )
+                actions.capture_builtin_roles(capture, kubeconfig=kubeconfig, context=context)
                 click.echo(f"wrote {capture}", err=True)
-                sys.exit(EXIT_OK)
-            verification = live_mode.verify_live(
+                sys.exit(ExitCode.OK)
+            verification = actions.verify_live(
                 tenantset, kubeconfig=kubeconfig, context=context, cluster_cidrs=cluster_cidrs
             )
-        except KubeError as err:
+        except errors.KubeError as err:
             click.secho(f"cannot verify the cluster: {err}", fg="red", err=True)
-            sys.exit(EXIT_BAD_INPUT)
+            sys.exit(ExitCode.CLUSTER)
+        except OSError as err:
+            click.secho(filesystem_error(err), fg="red", err=True)
+            sys.exit(ExitCode.FILESYSTEM)
     else:
-        with manifests_module.without_cycle_collection():
-            if manifests is not None:
-                inventory = manifests_module.from_folder(manifests)
-            else:
-                assert spec is not None and tenantset is not None
-                inventory = manifests_module.from_tenantset(tenantset, str(spec))
-            wanted = (
-                expectations.from_tenantset(tenantset)
-                if tenantset is not None
-                else expectations.infer(inventory)
+        try:
+            verification = actions.verify_static(
+                tenantset=tenantset,
+                spec_source=str(spec) if spec is not None else "",
+                folder=manifests,
+                cluster_cidrs=cluster_cidrs,
             )
-            verification = verify_inventory(
-                inventory, wanted, cluster_cidrs=cluster_cidrs, tenantset=tenantset
-            )
+        except OSError as err:
+            click.secho(filesystem_error(err), fg="red", err=True)
+            sys.exit(ExitCode.FILESYSTEM)
 
     if output == "json":
         click.echo(report.to_json(verification), nl=False)
     else:
         click.echo(report.table(verification, verbose=verbose, color=sys.stdout.isatty()), nl=False)
     if report_path is not None:
-        for path in write_report(verification, report_path):
+        try:
+            written = actions.write_report(verification, report_path)
+        except OSError as err:
+            click.secho(filesystem_error(err), fg="red", err=True)
+            sys.exit(ExitCode.FILESYSTEM)
+        for path in written:
             click.echo(f"wrote {path}", err=True)
-    sys.exit(EXIT_OK if verification.ok else EXIT_FAILED)
+    sys.exit(ExitCode.OK if verification.ok else ExitCode.FAILED)

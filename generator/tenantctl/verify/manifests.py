@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from tenantctl import labels
+from tenantctl.emit.staging import STAGING_PREFIX
 from tenantctl.render.bundle import render
 from tenantctl.spec.model import TenantSet
 
@@ -152,11 +153,20 @@ def from_folder(folder: Path) -> Inventory:
         return _from_folder(folder)
 
 
+def _in_staging_folder(relative: Path) -> bool:
+    """A half-written ``tenantctl generate`` staging folder is not part of the tree."""
+    return any(part.startswith(STAGING_PREFIX) for part in relative.parts[:-1])
+
+
 def _from_folder(folder: Path) -> Inventory:
     objects: list[Manifest] = []
     problems: list[str] = []
     paths = sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".json")
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix in (".yaml", ".yml", ".json")
+        and not _in_staging_folder(p.relative_to(folder))
     )
     for path in paths:
         shown = path.relative_to(folder).as_posix()
