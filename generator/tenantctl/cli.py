@@ -20,7 +20,7 @@ import click
 from tenantctl import __version__, helmcheck
 from tenantctl.apply.command import apply, diff
 from tenantctl.commandline import read_spec_or_exit
-from tenantctl.emit import gitops, helm, kustomize, staging
+from tenantctl.emit import fleet, gitops, helm, kustomize, staging
 from tenantctl.kubeconform import Finding, Report, ToolMissing, validate_manifests
 from tenantctl.render.bundle import render
 from tenantctl.verify.command import verify
@@ -55,6 +55,12 @@ def _validate_chart(chart: Path) -> Report:
     with tempfile.TemporaryDirectory(prefix="tenantctl-helm-") as rendered:
         (Path(rendered) / "rendered.yaml").write_text(check.rendered, encoding="utf-8")
         return validate_manifests(Path(rendered), relative_to=Path(rendered))
+
+
+def _validate_charts(stage: Path, charts: list[str]) -> Report:
+    """_validate_chart for each chart folder (one per cluster of a fleet)."""
+    reports = [_validate_chart(stage / chart) for chart in charts]
+    return Report(sum(r.valid for r in reports), [f for r in reports for f in r.findings])
 
 
 @click.group(epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
@@ -160,7 +166,17 @@ def generate(
     tenantset = read_spec_or_exit(spec, not_done="nothing was written")
     rendering = render(tenantset)
     notes: list[str] = []
-    if output_format == "helm":
+    charts = ["."]
+    if tenantset.fleet is not None:
+        layout = fleet.fleet_output(
+            tenantset,
+            output_format,
+            gitops.Delivery(gitops_tool, repo_url, revision, path_prefix, gitops_namespace)
+            if gitops_tool is not None and repo_url is not None
+            else None,
+        )
+        files, owned, notes, charts = layout.files, layout.owned, layout.notes, layout.charts
+    elif output_format == "helm":
         files = helm.chart_files(tenantset)
         owned = helm.OWNED_PATHS
     else:
@@ -180,7 +196,7 @@ def generate(
         if validate_output:
             try:
                 if output_format == "helm":
-                    report = _validate_chart(stage)
+                    report = _validate_charts(stage, charts)
                 else:
                     report = validate_manifests(stage, relative_to=stage)
             except ToolMissing as err:
