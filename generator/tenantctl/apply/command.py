@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from tenantctl import clusteroption
 from tenantctl.apply import plan as planning
 from tenantctl.apply.plan import Key, Obj, describe
 from tenantctl.commandline import read_spec_or_exit
@@ -105,6 +106,7 @@ def _refusals(the_plan: planning.Plan) -> None:
 @click.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @_cluster_options
+@clusteroption.cluster_option
 @click.option(
     "--prune",
     is_flag=True,
@@ -146,6 +148,7 @@ def apply(
     force_conflicts: bool,
     dry_run: str,
     quiet: bool,
+    cluster: str | None,
 ) -> None:
     """Server-side apply SPEC's objects to the cluster (field manager "tenantctl").
 
@@ -156,6 +159,7 @@ def apply(
     if prune_namespaces and not prune:
         raise click.UsageError("--prune-namespaces needs --prune")
     tenantset = read_spec_or_exit(spec, not_done="nothing was applied")
+    tenantset, context = clusteroption.target_or_exit(tenantset, cluster, kubeconfig, context)
     desired = _desired(tenantset)
     connection = _connection(kubeconfig, context)
     sys.exit(
@@ -311,6 +315,7 @@ async def _delete_namespace(
 @click.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @_cluster_options
+@clusteroption.cluster_option
 @click.option(
     "--prune",
     is_flag=True,
@@ -318,7 +323,12 @@ async def _delete_namespace(
     "`--prune-namespaces`).",
 )
 def diff(
-    spec: Path, kubeconfig: Path | None, context: str | None, concurrency: int, prune: bool
+    spec: Path,
+    kubeconfig: Path | None,
+    context: str | None,
+    concurrency: int,
+    prune: bool,
+    cluster: str | None,
 ) -> None:
     """Show what `tenantctl apply` would change, as a unified diff against the live cluster.
 
@@ -326,6 +336,7 @@ def diff(
     changes. Exits 1 when something would change, 0 when nothing would.
     """
     tenantset = read_spec_or_exit(spec, not_done="nothing was applied")
+    tenantset, context = clusteroption.target_or_exit(tenantset, cluster, kubeconfig, context)
     desired = _desired(tenantset)
     connection = _connection(kubeconfig, context)
     sys.exit(
