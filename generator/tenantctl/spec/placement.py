@@ -10,8 +10,8 @@ still satisfy its selector, so an explicit choice can never break residency.
 
 Everything here is pure: ``check_placement`` returns findings for the spec checks,
 ``build_fleet`` the placement for the model, and ``for_cluster`` the TenantSet of one cluster
-(its namespaces, and the tenants owning them), which renders, applies and verifies exactly as a
-single-cluster spec does. A spec without ``spec.clusters`` is a single cluster: nothing changes.
+(its namespaces; every tenant, for the identities), which renders, applies and verifies exactly
+as a single-cluster spec does. A spec without ``spec.clusters`` is a single cluster: nothing changes.
 """
 
 from __future__ import annotations
@@ -52,15 +52,22 @@ def build_fleet(
 
 
 def for_cluster(tenantset: model.TenantSet, cluster: str) -> model.TenantSet:
-    """The spec of one cluster: its namespaces, the tenants owning them, no fleet."""
+    """The spec of one cluster: its namespaces, and no fleet.
+
+    Every tenant stays, those without a namespace there with none: a cluster's admission
+    policies must still know their groups and users as another tenant's, so that no tenant
+    there can bind them into its namespaces (policies/rolebinding-scope.yaml).
+    """
     assert tenantset.fleet is not None, "for_cluster needs a spec with spec.clusters"
     placement = tenantset.fleet.placement
-    tenants = []
-    for tenant in tenantset.tenants:
-        namespaces = tuple(ns for ns in tenant.namespaces if placement[ns.name] == cluster)
-        if namespaces:
-            tenants.append(replace(tenant, namespaces=namespaces))
-    return replace(tenantset, tenants=tuple(tenants), fleet=None)
+    tenants = tuple(
+        replace(
+            tenant,
+            namespaces=tuple(ns for ns in tenant.namespaces if placement[ns.name] == cluster),
+        )
+        for tenant in tenantset.tenants
+    )
+    return replace(tenantset, tenants=tenants, fleet=None)
 
 
 def describe_labels(labels: dict[str, str]) -> str:

@@ -168,12 +168,13 @@ def test_flux_gets_one_entry_point_per_cluster_syncing_that_cluster_only(tmp_pat
     assert not (tmp_path / "gitops").exists()
 
 
-def test_helm_writes_one_chart_per_cluster_holding_its_tenants(tmp_path: Path) -> None:
+def test_helm_writes_one_chart_per_cluster_holding_its_namespaces(tmp_path: Path) -> None:
     generate(tmp_path, "--format", "helm")
     assert sorted(p.name for p in (tmp_path / "clusters").iterdir()) == ["eu", "us"]
     values = yaml.safe_load((tmp_path / "clusters" / "us" / "values.yaml").read_text())
     assert [(t["name"], [n["name"] for n in t["namespaces"]]) for t in values["tenants"]] == [
-        ("beta", ["beta-us"])
+        ("alpha", []),
+        ("beta", ["beta-us"]),
     ]
     assert (tmp_path / "clusters" / "eu" / "Chart.yaml").is_file()
 

@@ -25,13 +25,14 @@ def test_each_namespace_goes_to_the_cluster_its_residency_names(
     assert fleet.names() == ["eu", "us"]
 
 
-def test_a_cluster_spec_holds_its_namespaces_and_only_the_tenants_owning_them(
+def test_a_cluster_spec_holds_its_namespaces_and_every_tenants_identities(
     tenantset_of: Callable[[str], TenantSet],
 ) -> None:
     tenantset = tenantset_of(FLEET)
     eu = for_cluster(tenantset, "eu")
     assert [ns.name for ns in eu.namespaces()] == ["alpha-eu"]
-    assert [t.name for t in eu.tenants] == ["alpha"]
+    # beta has no namespace on eu, but eu's admission policies must still know its identities.
+    assert [(t.name, len(t.namespaces)) for t in eu.tenants] == [("alpha", 1), ("beta", 0)]
     assert eu.fleet is None
     us = for_cluster(tenantset, "us")
     assert [ns.name for ns in us.namespaces()] == ["alpha-us", "beta-tools"]
