@@ -11,7 +11,8 @@ still satisfy its selector, so an explicit choice can never break residency.
 Everything here is pure: ``check_placement`` returns findings for the spec checks,
 ``build_fleet`` the placement for the model, and ``for_cluster`` the TenantSet of one cluster
 (its namespaces; every tenant, for the identities), which renders, applies and verifies exactly
-as a single-cluster spec does. A spec without ``spec.clusters`` is a single cluster: nothing changes.
+as a single-cluster spec does. Every listed cluster must receive a namespace. A spec without
+``spec.clusters`` is a single cluster: nothing changes.
 """
 
 from __future__ import annotations
@@ -153,6 +154,19 @@ def _place(data: dict[str, Any], resolved: list[list[ResolvedNamespace]]) -> _Pl
                         f"{', '.join(c.name for c in fits)} all satisfy",
                         f"choose one with placement.cluster: {fits[0].name}",
                         at_value=False,
+                    )
+                )
+    if not findings:
+        used = set(placement.values())
+        for index, cluster in enumerate(clusters):
+            if cluster.name not in used:
+                # Its shared objects would select no namespace, which Kubernetes rejects.
+                findings.append(
+                    Finding(
+                        (*CLUSTERS_PATH, index, "name"),
+                        f"no namespace is placed on cluster {cluster.name!r}",
+                        f"place one there (placement.cluster: {cluster.name}), or list the "
+                        "cluster once it has one",
                     )
                 )
     return _Placement(clusters, placement, findings)

@@ -154,3 +154,18 @@ def test_an_unknown_field_in_a_cluster_gets_a_suggestion(
     assert problems_in(text) == [
         "13:7: spec.clusters[1].kontext: unknown field 'kontext' (did you mean 'context'?)"
     ]
+
+
+def test_a_cluster_without_namespaces_is_reported(
+    problems_in: Callable[[str], list[str]],
+) -> None:
+    text = FLEET.replace(
+        "      context: ctx-us\n",
+        "      context: ctx-us\n"
+        "    - name: ap\n"
+        "      labels: {topology.kubernetes.io/region: ap-south-1}\n",
+    )
+    assert problems_in(text) == [
+        "14:13: spec.clusters[2].name: no namespace is placed on cluster 'ap' (place one there "
+        "(placement.cluster: ap), or list the cluster once it has one)"
+    ]
