@@ -86,7 +86,8 @@ def validate(spec: Path | None, manifests: Path | None) -> None:
     if spec is not None:
         tenantset = read_spec_or_exit(spec, not_done="it is not valid")
         count = len(tenantset.namespaces())
-        click.echo(f"{spec}: valid ({len(tenantset.tenants)} tenants, {count} namespaces).")
+        where = fleet.placement_summary(tenantset)
+        click.echo(f"{spec}: valid ({len(tenantset.tenants)} tenants, {count} namespaces{where}).")
         return
     assert manifests is not None
     try:

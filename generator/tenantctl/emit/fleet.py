@@ -48,6 +48,14 @@ class FleetOutput:
     charts: list[str]
 
 
+def placement_summary(tenantset: TenantSet) -> str:
+    """What validate adds for a fleet (": 3 on eu, 1 on us"); "" for a single cluster."""
+    if tenantset.fleet is None:
+        return ""
+    placed = list(tenantset.fleet.placement.values())
+    return ": " + ", ".join(f"{placed.count(name)} on {name}" for name in tenantset.fleet.names())
+
+
 def _clusters(tenantset: TenantSet) -> list[tuple[str, TenantSet, Rendering]]:
     assert tenantset.fleet is not None
     result = []

@@ -57,7 +57,7 @@ def for_cluster(tenantset: model.TenantSet, cluster: str) -> model.TenantSet:
 
     Every tenant stays, those without a namespace there with none: a cluster's admission
     policies must still know their groups and users as another tenant's, so that no tenant
-    there can bind them into its namespaces (policies/rolebinding-scope.yaml).
+    there can bind them into its namespaces (tenantctl/policies/rolebinding-scope.yaml).
     """
     assert tenantset.fleet is not None, "for_cluster needs a spec with spec.clusters"
     placement = tenantset.fleet.placement

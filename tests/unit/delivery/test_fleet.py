@@ -191,3 +191,11 @@ def test_the_fleet_output_with_gitops_builds_and_validates(tool: str, tmp_path: 
     )
     for kustomization in sorted(tmp_path.rglob("kustomization.yaml")):
         assert built(kustomization.parent)
+
+
+def test_validate_says_how_many_namespaces_each_cluster_gets() -> None:
+    result = CliRunner().invoke(main, ["validate", str(FLEET)])
+    assert (result.exit_code, result.output) == (
+        0,
+        f"{FLEET}: valid (2 tenants, 4 namespaces: 3 on eu, 1 on us).\n",
+    )
