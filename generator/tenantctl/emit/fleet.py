@@ -95,6 +95,8 @@ def fleet_output(
                 _under(cluster_folder(name), gitops.tree_files(tenantset.spec_id, "flux", result))
             )
             notes.extend(note for note in result.notes if note not in notes)
+        # A single-cluster gitops/flux/ of an earlier run would sync the wrong tree.
+        owned.append(gitops.output_folder("flux"))
     elif delivery is not None:
         result = argocd(tenantset, clusters, delivery)
         files.update(gitops.tree_files(tenantset.spec_id, "argocd", result))

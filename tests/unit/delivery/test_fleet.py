@@ -155,6 +155,8 @@ def documents_of(text: str) -> list[dict[str, Any]]:
 
 
 def test_flux_gets_one_entry_point_per_cluster_syncing_that_cluster_only(tmp_path: Path) -> None:
+    generate(tmp_path, "--gitops", "flux", "--repo-url", REPO_URL, spec=SINGLE)
+    assert (tmp_path / "gitops" / "flux" / "kustomizations.yaml").is_file()
     generate(tmp_path, "--gitops", "flux", "--repo-url", REPO_URL)
     for name, tenants in (("eu", ["alpha", "beta"]), ("us", ["beta"])):
         folder = tmp_path / "clusters" / name / "gitops" / "flux"
