@@ -167,7 +167,7 @@ def test_flux_gets_one_entry_point_per_cluster_syncing_that_cluster_only(tmp_pat
             f"./clusters/{name}/bases/tenantctl",
             *(f"./clusters/{name}/overlays/{tenant}" for tenant in tenants),
         ]
-    assert not (tmp_path / "gitops").exists()
+    assert not (tmp_path / "gitops" / "flux").exists()
 
 
 def test_helm_writes_one_chart_per_cluster_holding_its_namespaces(tmp_path: Path) -> None:
