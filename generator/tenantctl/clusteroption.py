@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import yaml
 
 from tenantctl import targeting
 from tenantctl.spec.model import TenantSet
@@ -31,12 +32,21 @@ def cluster_option(command: F) -> F:
 
 
 def _current_context(kubeconfig: Path | None) -> str | None:
-    from tenantctl.kube import config, errors
+    """The kubeconfig's current-context, as kubectl picks it (the first file that sets one).
 
-    try:
-        return config.load(kubeconfig, None).context
-    except errors.ConfigError:
-        return None  # the command itself reports the kubeconfig problem, or there is none
+    Only the name is read: credentials are the command's business, and it reports a broken
+    kubeconfig itself.
+    """
+    from tenantctl.kube import config
+
+    for path in config.kubeconfig_files(kubeconfig):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and data.get("current-context"):
+            return str(data["current-context"])
+    return None
 
 
 def target_or_exit(

@@ -113,3 +113,25 @@ def test_static_verify_narrows_to_the_named_cluster() -> None:
     result = CliRunner().invoke(main, ["verify", str(FLEET), "--cluster", "us", "-o", "json"])
     assert result.exit_code == 0, result.output
     assert "cluster us: 1 namespace\n" in result.output
+
+
+def test_the_current_context_picks_the_cluster_before_credentials_are_read(
+    tmp_path: Path,
+) -> None:
+    """The context name alone chooses; the unsupported exec user is reported afterwards (4)."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [{"name": "u", "user": {"exec": {"command": "get-token"}}}],
+                "contexts": [{"name": "fleet-us", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "fleet-us",
+            }
+        )
+    )
+    result = CliRunner().invoke(main, ["diff", str(FLEET), "--kubeconfig", str(kubeconfig)])
+    assert result.exit_code == 4
+    assert result.output.startswith("cluster us (kubeconfig context fleet-us): 1 namespace\n")
