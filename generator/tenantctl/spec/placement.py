@@ -92,7 +92,11 @@ def _place(data: dict[str, Any], resolved: list[list[ResolvedNamespace]]) -> _Pl
             ns_path: Path = ("spec", "tenants", t_index, "namespaces", n_index)
             settings = resolved[t_index][n_index]
             explicit = settings.settings["placement"].get("cluster")
-            explicit_path = settings.layers.origin(("placement", "cluster")) or ns_path
+            explicit_path = (
+                (settings.layers.origin(("placement", "cluster")) or ns_path)
+                if explicit is not None
+                else ns_path
+            )
             name = namespace["name"]
             if raw_clusters is None:
                 if explicit is not None:
