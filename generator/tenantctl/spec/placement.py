@@ -76,28 +76,21 @@ def describe_labels(labels: dict[str, str]) -> str:
 
 
 def _place(data: dict[str, Any], resolved: list[list[ResolvedNamespace]]) -> _Placement:
-    findings: list[Finding] = []
     raw_clusters = data["spec"].get("clusters")
     clusters = tuple(
         model.Cluster(raw["name"], dict(raw.get("labels", {})), raw.get("context"))
         for raw in raw_clusters or ()
     )
-    if raw_clusters is not None:
-        findings.extend(_check_clusters(raw_clusters))
-    names = [cluster.name for cluster in clusters]
-    placement_keys = {key for cluster in clusters for key in cluster.labels}
+    findings = _check_clusters(raw_clusters) if raw_clusters is not None else []
     placement: dict[str, str] = {}
     for t_index, tenant in enumerate(data["spec"]["tenants"]):
         for n_index, namespace in enumerate(tenant["namespaces"]):
-            ns_path: Path = ("spec", "tenants", t_index, "namespaces", n_index)
+            path: Path = ("spec", "tenants", t_index, "namespaces", n_index)
             settings = resolved[t_index][n_index]
             explicit = settings.settings["placement"].get("cluster")
             explicit_path = (
-                (settings.layers.origin(("placement", "cluster")) or ns_path)
-                if explicit is not None
-                else ns_path
+                (settings.layers.origin(("placement", "cluster")) or path) if explicit else path
             )
-            name = namespace["name"]
             if raw_clusters is None:
                 if explicit is not None:
                     findings.append(
@@ -110,70 +103,97 @@ def _place(data: dict[str, Any], resolved: list[list[ResolvedNamespace]]) -> _Pl
                     )
                 continue
             selector = settings.settings["placement"]["nodeSelector"]
-            residency = {k: v for k, v in selector.items() if k in placement_keys}
-            fits = [c for c in clusters if all(c.labels.get(k) == v for k, v in residency.items())]
             if explicit is not None:
-                chosen = next((c for c in clusters if c.name == explicit), None)
-                if chosen is None:
-                    close = difflib.get_close_matches(explicit, names, n=1)
-                    hint = f"did you mean {close[0]!r}?" if close else _one_of(names)
-                    findings.append(
-                        Finding(explicit_path, f"no cluster is named {explicit!r}", hint)
-                    )
-                elif chosen not in fits:
-                    findings.append(
-                        Finding(
-                            explicit_path,
-                            f"namespace {name!r} needs {describe_labels(residency)}, which "
-                            f"cluster {explicit!r} ({describe_labels(chosen.labels)}) does not "
-                            "have",
-                            _one_of([c.name for c in fits])
-                            if fits
-                            else "change placement.nodeSelector or the cluster's labels",
-                        )
-                    )
-                else:
-                    placement[name] = explicit
-            elif len(fits) == 1:
-                placement[name] = fits[0].name
-            elif not fits:
-                findings.append(
-                    Finding(
-                        ns_path,
-                        f"no cluster satisfies the residency of namespace {name!r} "
-                        f"({describe_labels(residency)})",
-                        "add a cluster with these labels to spec.clusters, or change "
-                        "placement.nodeSelector",
-                        at_value=False,
-                    )
-                )
+                chosen, finding = _explicit(namespace["name"], selector, explicit, clusters)
+                finding_path = explicit_path
             else:
-                wording = (
-                    "has no residency" if not residency else f"needs {describe_labels(residency)}"
-                )
-                findings.append(
-                    Finding(
-                        ns_path,
-                        f"namespace {name!r} {wording}, which clusters "
-                        f"{', '.join(c.name for c in fits)} all satisfy",
-                        f"choose one with placement.cluster: {fits[0].name}",
-                        at_value=False,
-                    )
-                )
+                chosen, finding = _by_residency(namespace["name"], selector, clusters)
+                finding_path = path
+            if finding is not None:
+                findings.append(replace(finding, path=finding_path))
+            if chosen is not None:
+                placement[namespace["name"]] = chosen
     if not findings:
-        used = set(placement.values())
-        for index, cluster in enumerate(clusters):
-            if cluster.name not in used:
-                # Its shared objects would select no namespace, which Kubernetes rejects.
-                findings.append(
-                    Finding(
-                        (*CLUSTERS_PATH, index, "name"),
-                        f"no namespace is placed on cluster {cluster.name!r}",
-                        f"place one there (placement.cluster: {cluster.name}), or list the "
-                        "cluster once it has one",
-                    )
-                )
+        findings = _empty_clusters(clusters, placement)
     return _Placement(clusters, placement, findings)
+
+
+def _residency(selector: dict[str, str], clusters: tuple[model.Cluster, ...]) -> dict[str, str]:
+    """The part of a nodeSelector that placement looks at: keys some cluster's labels name."""
+    keys = {key for cluster in clusters for key in cluster.labels}
+    return {key: value for key, value in selector.items() if key in keys}
+
+
+def _fits(residency: dict[str, str], clusters: tuple[model.Cluster, ...]) -> list[model.Cluster]:
+    return [c for c in clusters if all(c.labels.get(k) == v for k, v in residency.items())]
+
+
+def _by_residency(
+    name: str, selector: dict[str, str], clusters: tuple[model.Cluster, ...]
+) -> tuple[str | None, Finding | None]:
+    """The one cluster that satisfies the namespace, or a finding (its path set by the caller)."""
+    residency = _residency(selector, clusters)
+    fits = _fits(residency, clusters)
+    if len(fits) == 1:
+        return fits[0].name, None
+    if not fits:
+        return None, Finding(
+            (),
+            f"no cluster satisfies the residency of namespace {name!r} "
+            f"({describe_labels(residency)})",
+            "add a cluster with these labels to spec.clusters, or change placement.nodeSelector",
+            at_value=False,
+        )
+    wording = "has no residency" if not residency else f"needs {describe_labels(residency)}"
+    return None, Finding(
+        (),
+        f"namespace {name!r} {wording}, which clusters {', '.join(c.name for c in fits)} all "
+        "satisfy",
+        f"choose one with placement.cluster: {fits[0].name}",
+        at_value=False,
+    )
+
+
+def _explicit(
+    name: str, selector: dict[str, str], explicit: str, clusters: tuple[model.Cluster, ...]
+) -> tuple[str | None, Finding | None]:
+    """The cluster placement.cluster names, if it exists and satisfies the namespace."""
+    chosen = next((c for c in clusters if c.name == explicit), None)
+    if chosen is None:
+        names = [cluster.name for cluster in clusters]
+        close = difflib.get_close_matches(explicit, names, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else _one_of(names)
+        return None, Finding((), f"no cluster is named {explicit!r}", hint)
+    residency = _residency(selector, clusters)
+    fits = _fits(residency, clusters)
+    if chosen in fits:
+        return explicit, None
+    return None, Finding(
+        (),
+        f"namespace {name!r} needs {describe_labels(residency)}, which cluster {explicit!r} "
+        f"({describe_labels(chosen.labels)}) does not have",
+        _one_of([c.name for c in fits])
+        if fits
+        else "change placement.nodeSelector or the cluster's labels",
+    )
+
+
+def _empty_clusters(
+    clusters: tuple[model.Cluster, ...], placement: dict[str, str]
+) -> list[Finding]:
+    """Clusters no namespace goes to: their shared objects would select an empty set of
+    namespaces (a NetworkPolicy ``In`` without values), which Kubernetes rejects."""
+    used = set(placement.values())
+    return [
+        Finding(
+            (*CLUSTERS_PATH, index, "name"),
+            f"no namespace is placed on cluster {cluster.name!r}",
+            f"place one there (placement.cluster: {cluster.name}), or list the cluster once it "
+            "has one",
+        )
+        for index, cluster in enumerate(clusters)
+        if cluster.name not in used
+    ]
 
 
 def _one_of(names: list[str]) -> str:
