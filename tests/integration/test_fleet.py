@@ -10,7 +10,9 @@ Covers: `apply --cluster eu` and `--cluster us` each put exactly that cluster's 
 the shared objects) on that cluster and nothing on the other; without `--cluster` the context in
 use picks its cluster; a context of the other cluster is refused before anything is applied;
 `diff` shows no change on either; `verify --live` passes on each cluster, and a tenant there
-cannot bind the group of a tenant placed only on the other cluster.
+cannot bind the group of a tenant placed only on the other cluster; a namespace moved to the
+other cluster is created there, and `apply --prune` on its old cluster deletes its objects but
+keeps its Namespace.
 """
 
 from __future__ import annotations
@@ -88,9 +90,10 @@ class Fleet:
         self.spec = folder / "fleet.yaml"
         self.spec.write_text(yaml.safe_dump(fleet_spec(), sort_keys=False))
 
-    def tenantctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def tenantctl(self, *args: str, spec: Path | None = None) -> subprocess.CompletedProcess[str]:
+        spec_file = str(spec or self.spec)
         return subprocess.run(
-            [TENANTCTL, *args[:1], str(self.spec), "--kubeconfig", str(self.kubeconfig), *args[1:]],
+            [TENANTCTL, *args[:1], spec_file, "--kubeconfig", str(self.kubeconfig), *args[1:]],
             capture_output=True,
             text=True,
             stdin=subprocess.DEVNULL,
@@ -222,3 +225,28 @@ def test_a_tenant_cannot_bind_a_tenant_placed_only_on_the_other_cluster(fleet: F
     ]
     assert check["status"] == "pass"
     assert any("tenant alpha's group alpha-admins" in detail for detail in check["details"]), check
+
+
+def test_a_namespace_moved_to_the_other_cluster_is_pruned_where_it_was_and_kept_as_a_namespace(
+    fleet: Fleet,
+) -> None:
+    moved = fleet_spec()
+    beta = next(t for t in moved["spec"]["tenants"] if t["name"] == "beta")
+    tools = next(ns for ns in beta["namespaces"] if ns["name"] == "flt-beta-tools")
+    tools["placement"]["cluster"] = "us"
+    spec = fleet.spec.with_name("moved.yaml")
+    spec.write_text(yaml.safe_dump(moved, sort_keys=False))
+
+    us = fleet.tenantctl("apply", "--cluster", "us", spec=spec)
+    assert us.returncode == 0, us.stdout + us.stderr
+    assert fleet.tenant_namespaces("us") == ["flt-beta-tools", "flt-beta-us"]
+
+    eu = fleet.tenantctl("apply", "--cluster", "eu", "--prune", spec=spec)
+    assert eu.returncode == 0, eu.stdout + eu.stderr
+    assert "namespace/flt-beta-tools is no longer in the spec; kept" in eu.stdout
+    left = fleet.planes["eu"].kubectl(
+        "get", "rolebindings,networkpolicies,resourcequotas", "-n", "flt-beta-tools", "-o", "name"
+    )
+    assert left.stdout == ""
+    assert fleet.tenant_namespaces("eu") == PLACED["eu"]  # the Namespace itself stays
+    assert fleet.tenantctl("diff", "--cluster", "us", spec=spec).returncode == 0
