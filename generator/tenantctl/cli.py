@@ -19,7 +19,7 @@ import click
 from tenantctl import __version__, interrupts
 from tenantctl.apply.command import apply, diff
 from tenantctl.commandline import filesystem_error, read_spec_or_exit
-from tenantctl.emit import actions, gitops, ownership, staging
+from tenantctl.emit import actions, fleet, gitops, ownership, staging
 from tenantctl.exitcodes import ExitCode, help_epilog
 from tenantctl.kubeconform import Report, ToolMissing, validate_manifests
 from tenantctl.verify.command import verify
@@ -80,7 +80,8 @@ def validate(spec: Path | None, manifests: Path | None) -> None:
     if spec is not None:
         tenantset = read_spec_or_exit(spec, not_done="it is not valid")
         count = len(tenantset.namespaces())
-        click.echo(f"{spec}: valid ({len(tenantset.tenants)} tenants, {count} namespaces).")
+        where = fleet.placement_summary(tenantset)
+        click.echo(f"{spec}: valid ({len(tenantset.tenants)} tenants, {count} namespaces{where}).")
         return
     assert manifests is not None
     try:

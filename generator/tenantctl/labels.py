@@ -109,3 +109,7 @@ PROTECTED_NAMESPACE_KEYS = (
     ARGOCD_SYNC_OPTIONS,
     FLUX_RECONCILE,
 )
+
+# On Argo CD's cluster Secrets, set by the platform team: which cluster of a fleet
+# (spec.clusters[].name) that Argo CD cluster is. The fleet ApplicationSets select on it.
+CLUSTER = f"{PREFIX}/cluster"

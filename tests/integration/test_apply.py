@@ -394,24 +394,24 @@ def test_an_apply_stopped_by_sigterm_exits_143_saying_what_stays_applied(
         stdin=subprocess.DEVNULL,
         text=True,
     )
-    deadline = time.monotonic() + 120
+
+    def started() -> bool:
+        # Only this apply's new namespaces show that it is running (not still starting).
+        assert process.poll() is None, "the apply finished before it could be stopped"
+        namespaces = tool.cluster.kubectl(
+            "get",
+            "networkpolicies",
+            "-A",
+            "-l",
+            SELECTOR,
+            "--no-headers",
+            "-o",
+            "custom-columns=NS:.metadata.namespace",
+        ).stdout.split()
+        return len([ns for ns in namespaces if ns.startswith("apt-red-t")]) >= 10
+
     try:
-        while time.monotonic() < deadline:
-            # Only this apply's new namespaces show that it is running (not still starting).
-            namespaces = tool.cluster.kubectl(
-                "get",
-                "networkpolicies",
-                "-A",
-                "-l",
-                SELECTOR,
-                "--no-headers",
-                "-o",
-                "custom-columns=NS:.metadata.namespace",
-            ).stdout.split()
-            if len([ns for ns in namespaces if ns.startswith("apt-red-t")]) >= 10:
-                break
-            assert process.poll() is None, "the apply finished before it could be stopped"
-            time.sleep(0.05)
+        wait_until(started, 120, "ten of the apply's namespaces to appear")
     finally:
         process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)

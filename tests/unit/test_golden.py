@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tenantctl.emit.fleet import fleet_output
 from tenantctl.emit.kustomize import tree_files
 from tenantctl.render.bundle import render
 from tenantctl.spec.reading import read_tenantset
@@ -25,7 +26,11 @@ EXAMPLES = sorted(p for p in (REPO / "examples").glob("*.yaml") if p.name != "te
 def test_the_example_renders_to_its_golden_files(
     example: Path, request: pytest.FixtureRequest
 ) -> None:
-    files = tree_files(render(read_tenantset(example)))
+    tenantset = read_tenantset(example)
+    if tenantset.fleet is not None:
+        files = fleet_output(tenantset, "kustomize", None).files  # clusters/<name>/...
+    else:
+        files = tree_files(render(tenantset))
     golden = GOLDEN / example.stem
     if request.config.getoption("--update-golden"):
         shutil.rmtree(golden, ignore_errors=True)

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from tenantctl import interrupts
+from tenantctl import clusteroption, interrupts
 from tenantctl.apply import actions, diffing
 from tenantctl.apply.plan import describe
 from tenantctl.commandline import read_spec_or_exit
@@ -129,6 +129,7 @@ def _progress_bar(total: int) -> Callable[[int], None]:
 @click.command(epilog=_EPILOG)
 @click.argument("spec", type=click.Path(path_type=Path))
 @_cluster_options
+@clusteroption.cluster_option
 @click.option(
     "--prune",
     is_flag=True,
@@ -170,6 +171,7 @@ def apply(
     force_conflicts: bool,
     dry_run: str,
     quiet: bool,
+    cluster: str | None,
 ) -> None:
     """Server-side apply SPEC's objects to the cluster (field manager "tenantctl").
 
@@ -180,6 +182,7 @@ def apply(
     if prune_namespaces and not prune:
         raise click.UsageError("--prune-namespaces needs --prune")
     tenantset = read_spec_or_exit(spec, not_done="nothing was applied")
+    tenantset, context = clusteroption.target_or_exit(tenantset, cluster, kubeconfig, context)
     connection = _connection(kubeconfig, context)
     options = actions.ApplyOptions(
         concurrency=concurrency,
@@ -239,6 +242,7 @@ def apply(
 @click.command(epilog=_EPILOG)
 @click.argument("spec", type=click.Path(path_type=Path))
 @_cluster_options
+@clusteroption.cluster_option
 @click.option(
     "--prune",
     is_flag=True,
@@ -246,7 +250,12 @@ def apply(
     "`--prune-namespaces`).",
 )
 def diff(
-    spec: Path, kubeconfig: Path | None, context: str | None, concurrency: int, prune: bool
+    spec: Path,
+    kubeconfig: Path | None,
+    context: str | None,
+    concurrency: int,
+    prune: bool,
+    cluster: str | None,
 ) -> None:
     """Show what `tenantctl apply` would change, as a unified diff against the live cluster.
 
@@ -254,6 +263,7 @@ def diff(
     changes. Exits 1 when something would change, 0 when nothing would.
     """
     tenantset = read_spec_or_exit(spec, not_done="nothing was applied")
+    tenantset, context = clusteroption.target_or_exit(tenantset, cluster, kubeconfig, context)
     connection = _connection(kubeconfig, context)
     result: actions.DiffResult = _cluster_call(
         lambda: actions.diff(tenantset, connection, concurrency=concurrency, prune=prune)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tenantctl import helmcheck, interrupts
-from tenantctl.emit import gitops, helm, kustomize, ownership, staging
+from tenantctl.emit import fleet, gitops, helm, kustomize, ownership, staging
 from tenantctl.kubeconform import Finding, Report, validate_manifests
 from tenantctl.render.bundle import render
 from tenantctl.spec.model import TenantSet
@@ -64,6 +64,12 @@ def _validate_chart(chart: Path) -> Report:
         return validate_manifests(Path(rendered), relative_to=Path(rendered))
 
 
+def _validate_charts(stage: Path, charts: list[str]) -> Report:
+    """``_validate_chart`` for each chart folder (one per cluster of a fleet)."""
+    reports = [_validate_chart(stage / chart) for chart in charts]
+    return Report(sum(r.valid for r in reports), [f for r in reports for f in r.findings])
+
+
 def _record_is(output: Path, text: str) -> bool:
     try:
         return (output / ownership.MANIFEST_NAME).read_text(encoding="utf-8") == text
@@ -101,12 +107,16 @@ def generate(
     if reason is not None:
         raise ownership.OutputRefused(reason)
 
-    rendering = render(tenantset)
     notes: list[str] = []
-    if output_format == "helm":
+    charts = ["."]
+    if tenantset.fleet is not None:
+        layout = fleet.fleet_output(tenantset, output_format, delivery)
+        files, owned, notes, charts = layout.files, list(layout.owned), layout.notes, layout.charts
+    elif output_format == "helm":
         files = helm.chart_files(tenantset)
         owned = list(helm.OWNED_PATHS)
     else:
+        rendering = render(tenantset)
         files = kustomize.tree_files(rendering)
         owned = list(kustomize.OWNED_PATHS)
         if delivery is not None:
@@ -135,7 +145,7 @@ def generate(
                 raise OSError(err.errno, err.strerror, shown) from None
             if validate:
                 if output_format == "helm":
-                    report = _validate_chart(stage.new)
+                    report = _validate_charts(stage.new, charts)
                 else:
                     report = validate_manifests(stage.new, relative_to=stage.new)
                 if not report.ok:

@@ -159,9 +159,34 @@ class TenantSet:
     spec_id: str
     platform: Platform
     tenants: tuple[Tenant, ...]
+    fleet: Fleet | None = None
 
     def namespaces(self) -> list[TenantNamespace]:
         return [ns for tenant in self.tenants for ns in tenant.namespaces]
 
     def tenant_of(self, namespace: TenantNamespace) -> Tenant:
         return next(t for t in self.tenants if t.name == namespace.tenant)
+
+
+# --- a fleet: several clusters, each tenant namespace on exactly one (spec/placement.py) -------
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    labels: dict[str, str]
+    # The kubeconfig context that reaches this cluster, when the spec maps one.
+    context: str | None = None
+
+
+@dataclass(frozen=True)
+class Fleet:
+    clusters: tuple[Cluster, ...]
+    # Namespace name -> cluster name, for every tenant namespace of the spec.
+    placement: dict[str, str]
+
+    def names(self) -> list[str]:
+        return [cluster.name for cluster in self.clusters]
+
+    def cluster_for_context(self, context: str) -> Cluster | None:
+        return next((c for c in self.clusters if c.context == context), None)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from tenantctl import clusteroption
 from tenantctl.commandline import filesystem_error, read_spec_or_exit
 from tenantctl.exitcodes import ExitCode, help_epilog
 from tenantctl.kube import errors
@@ -72,6 +73,7 @@ _EPILOG = help_epilog()
     help="Pod/Service CIDR of the cluster: ipBlocks overlapping it count as reaching every pod.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Show the evidence of passing checks too.")
+@clusteroption.cluster_option
 def verify(
     spec: Path | None,
     manifests: Path | None,
@@ -83,6 +85,7 @@ def verify(
     report_path: Path | None,
     cluster_cidrs: tuple[str, ...],
     verbose: bool,
+    cluster: str | None,
 ) -> None:
     """Prove tenant isolation: network paths, RBAC, Istio mTLS and quota, per tenant.
 
@@ -100,6 +103,12 @@ def verify(
     tenantset = (
         read_spec_or_exit(spec, not_done="nothing was checked") if spec is not None else None
     )
+    if tenantset is not None:
+        tenantset, context = clusteroption.target_or_exit(
+            tenantset, cluster, kubeconfig, context, live=live
+        )
+    elif cluster is not None:
+        raise click.UsageError("--cluster needs SPEC")
 
     if capture is not None or live:
         try:

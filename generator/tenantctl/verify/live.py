@@ -132,7 +132,8 @@ async def verify_cluster(
     }
     verification.results.extend(results[id(b)] for b in planned)
     for tenant in wanted.tenants:
-        if not any(b.tenant == tenant.name for b in planned):
+        # A tenant with no namespace here (a fleet's other cluster) has nothing to act on.
+        if tenant.namespaces and not any(b.tenant == tenant.name for b in planned):
             verification.results.append(
                 failed(
                     tenant.name,
