@@ -76,7 +76,10 @@ def render_cluster_roles(tenantset: TenantSet) -> list[Manifest]:
             "ClusterRole",
             metadata(SANDBOX_USER_ROLE, owned),
             rules=[
-                _rule([GATEWAY_API_GROUP], ["sandboxes"], [*READ_VERBS, "create", "delete"]),
+                # update: stop and start a sandbox (OpenShell's StopSandbox / StartSandbox).
+                _rule(
+                    [GATEWAY_API_GROUP], ["sandboxes"], [*READ_VERBS, "create", "update", "delete"]
+                ),
                 _rule([SANDBOX_GROUP, SANDBOX_EXTENSIONS_GROUP], ["*"], READ_VERBS),
             ],
         ),

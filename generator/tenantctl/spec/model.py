@@ -122,6 +122,7 @@ class TenantNamespace:
     environment: str | None
     pod_security: PodSecurity
     compute_quota: dict[str, str]
+    # Object counts by the spec's key; "sandboxes" renders as count/sandboxes.agents.x-k8s.io.
     object_quota: dict[str, int]
     limit_default: dict[str, str]
     limit_default_request: dict[str, str]
