@@ -115,7 +115,7 @@ def test_every_tenant_namespace_denies_by_default_and_reaches_dns_over_udp_and_t
         ]
 
 
-def test_the_gateway_is_reachable_only_on_its_pods_and_port(rendering: Rendering) -> None:
+def test_the_gateway_is_reachable_only_on_its_pods_and_ports(rendering: Rendering) -> None:
     policy = next(
         p for p in of_kind(rendering, "NetworkPolicy") if p["metadata"]["name"] == "allow-gateway"
     )
@@ -125,7 +125,8 @@ def test_the_gateway_is_reachable_only_on_its_pods_and_port(rendering: Rendering
         "namespaceSelector": {"matchLabels": {labels.NAMESPACE_NAME: "tenantctl-system"}},
         "podSelector": {"matchLabels": {"app.kubernetes.io/name": "sandbox-gateway"}},
     }
-    assert rule["ports"] == [{"protocol": "TCP", "port": 8080}]
+    # HTTP, and OpenShell's gRPC API (platform.gateway.grpcPort)
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8080}, {"protocol": "TCP", "port": 50051}]
 
 
 def test_same_tenant_traffic_reaches_only_sibling_namespaces(rendering: Rendering) -> None:
@@ -146,7 +147,7 @@ def test_the_gateway_namespace_admits_exactly_the_tenant_namespaces(rendering: R
     (rule,) = policy["spec"]["ingress"]
     expression = rule["from"][0]["namespaceSelector"]["matchExpressions"][0]
     assert expression["values"] == ["alpha-dev", "alpha-prod", "beta-dev"]
-    assert rule["ports"] == [{"protocol": "TCP", "port": 8080}]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8080}, {"protocol": "TCP", "port": 50051}]
 
 
 def test_tenants_get_role_bindings_only_and_never_cluster_admin(rendering: Rendering) -> None:

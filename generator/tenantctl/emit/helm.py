@@ -233,6 +233,7 @@ def chart_values(tenantset: TenantSet) -> dict[str, Any]:
                 "serviceAccount": gateway.service_account,
                 "podLabels": dict(gateway.pod_labels),
                 "port": gateway.port,
+                "ports": gateway.ports,
                 "allowlist": {
                     "source": gateway.allowlist.source,
                     "label": gateway.allowlist.label,

@@ -34,6 +34,12 @@ class Gateway:
     pod_labels: dict[str, str]
     port: int
     allowlist: Allowlist
+    grpc_port: int | None = None  # tenantctl flavor: OpenShell's gRPC API (--grpc-port)
+
+    @property
+    def ports(self) -> list[int]:
+        """Every TCP port tenant namespaces reach the gateway pods on, in order."""
+        return sorted({self.port, *([self.grpc_port] if self.grpc_port else [])})
 
 
 @dataclass(frozen=True)

@@ -255,6 +255,11 @@ def _platform(raw: dict[str, Any]) -> model.Platform:
                 mount_path=allowlist.get("mountPath", "/etc/openshell/workspaces"),
                 deployment=allowlist.get("deployment", "openshell"),
             ),
+            grpc_port=(
+                gateway.get("grpcPort", 50051) or None
+                if gateway.get("flavor", "tenantctl") == "tenantctl"
+                else None
+            ),
         ),
         controller=model.ServiceAccountRef(
             controller.get("namespace", "agent-sandbox-system"),
