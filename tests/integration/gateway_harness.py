@@ -4,11 +4,13 @@ Shared by tests/integration/test_gateway.py and bench/gateway.py, so that both s
 the same way: the container args of the base's Deployment (``kubectl kustomize``), with only
 --host/--port changed to a free local port and --kubeconfig added, holding a token minted for
 the gateway's own ServiceAccount through the TokenRequest API (never an admin credential).
+The OpenShell gRPC API gets a free port too (``--grpc-port``); ``Tls`` serves both over TLS.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import sys
 import time
@@ -21,6 +23,7 @@ from typing import Any
 import yaml
 
 from localcluster import ControlPlane, processes
+from localcluster.pki import ensure_pki
 
 REPO = Path(__file__).resolve().parents[2]
 GATEWAY_BIN = Path(sys.executable).parent / "sandbox-gateway"
@@ -95,7 +98,12 @@ class World:
         ).stdout
 
     def start_gateway(
-        self, base: Path, *, service_account: str, replace: dict[str, str] | None = None
+        self,
+        base: Path,
+        *,
+        service_account: str,
+        replace: dict[str, str] | None = None,
+        tls: Tls | None = None,
     ) -> GatewayProcess:
         args = deployment_args(base)
         for old, new in (replace or {}).items():
@@ -104,6 +112,7 @@ class World:
             args,
             kubeconfig=self.gateway_kubeconfig(service_account),
             log=self.workdir / f"gw-{len(self.gateways)}.log",
+            tls=tls,
         )
         self.gateways.append(gateway)
         gateway.start()
@@ -121,22 +130,49 @@ def deployment_args(base: Path) -> list[str]:
     return list(container["args"])
 
 
+@dataclass(frozen=True)
+class Tls:
+    """A serving certificate for 127.0.0.1 and the CA that signed it (PEM files)."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+    @classmethod
+    def make(cls, directory: Path) -> Tls:
+        pki = ensure_pki(directory)
+        return cls(cert=pki.serving_cert, key=pki.serving_key, ca=pki.ca_cert)
+
+
 class GatewayProcess:
-    def __init__(self, args: list[str], *, kubeconfig: Path, log: Path) -> None:
+    """The gateway on free local ports: HTTP (``port``) and OpenShell gRPC (``grpc_port``)."""
+
+    def __init__(
+        self, args: list[str], *, kubeconfig: Path, log: Path, tls: Tls | None = None
+    ) -> None:
         self.port = processes.free_port()
+        self.grpc_port = processes.free_port()
+        self.tls = tls
         self.args = [
-            *(a for a in args if not a.startswith(("--host=", "--port="))),
+            *(a for a in args if not a.startswith(("--host=", "--port=", "--grpc-port="))),
             "--host=127.0.0.1",
             f"--port={self.port}",
+            f"--grpc-port={self.grpc_port}",
             f"--kubeconfig={kubeconfig}",
             "--backoff-max=1",
         ]
+        if tls is not None:
+            self.args += [f"--tls-cert={tls.cert}", f"--tls-key={tls.key}"]
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
 
     def start(self) -> None:
         with self.log.open("ab") as output:
@@ -174,8 +210,14 @@ def call(
     if body is not None:
         data = json.dumps(body).encode()
         request.add_header("Content-Type", "application/json")
+    opener = _NO_PROXY
+    if gateway.tls is not None:
+        context = ssl.create_default_context(cafile=str(gateway.tls.ca))
+        opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+        )
     try:
-        with _NO_PROXY.open(request, data=data, timeout=30) as response:
+        with opener.open(request, data=data, timeout=30) as response:
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as error:
         status, raw = error.code, error.read()

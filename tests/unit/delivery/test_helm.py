@@ -125,7 +125,7 @@ def test_namespace_defaults_hold_exactly_the_settings_every_namespace_shares() -
     assert "requests.cpu" not in defaults["quota"], "alpha's budget split differs from beta's"
     alpha_dev = values["tenants"][0]["namespaces"][0]
     assert alpha_dev["quota"] == {
-        "count/sandboxes.agents.x-k8s.io": "6",  # alpha's sandbox budget of 12, split in two
+        "count/sandboxes.agents.x-k8s.io": "20",  # alpha's sandbox budget of 40, split in two
         "limits.cpu": "6",
         "requests.cpu": "3",
     }
