@@ -11,7 +11,8 @@ Covers: a tenant's sandbox and its Running pod land in the tenant's namespace, o
 namespace's region; another tenant's namespace is 403 and nothing is created; no token is 401; a
 non-tenant namespace is 403; a restarted gateway rebuilds its view without duplicates; after an
 API-server restart mid-watch the gateway recovers and reports what changed; the three namespace
-modes (shared selector, watch list, per-tenant single namespace with namespaced RBAC).
+modes (shared selector, watch list, per-tenant single namespace with namespaced RBAC); a tenant
+gateway's own account writes only in its tenant's namespaces.
 """
 
 from __future__ import annotations
@@ -302,7 +303,7 @@ def test_watch_namespaces_mode_works_with_namespaced_rbac_only(world: World) -> 
 def test_a_per_tenant_gateway_serves_only_its_namespace(world: World) -> None:
     base = REPO / "bases" / "gateway" / "per-tenant"
     world.cluster.kubectl("apply", "--server-side", "--field-manager=tenantctl", "-k", str(base))
-    gateway = world.start_gateway(base, service_account="sandbox-gateway")
+    gateway = world.start_gateway(base, service_account="sandbox-gateway-alpha")
     assert "--namespace=alpha-dev" in gateway.args
     token = world.token("alpha-admin")
     try:
@@ -323,6 +324,32 @@ def test_a_per_tenant_gateway_serves_only_its_namespace(world: World) -> None:
         assert "elsewhere" not in sandbox_names(world, "alpha-prod")
     finally:
         gateway.stop()
+
+
+def test_a_tenant_gateways_own_account_may_write_sandboxes_only_in_its_tenants_namespaces(
+    world: World,
+) -> None:
+    account = f"system:serviceaccount:{GATEWAY_NAMESPACE}:sandbox-gateway-alpha"
+    verdicts = {
+        namespace: world.cluster.kubectl(
+            "auth",
+            "can-i",
+            "create",
+            "sandboxes.agents.x-k8s.io",
+            "-n",
+            namespace,
+            f"--as={account}",
+            check=False,
+        ).stdout.strip()
+        for namespace in ("alpha-dev", "alpha-prod", "beta-dev", "default", GATEWAY_NAMESPACE)
+    }
+    assert verdicts == {
+        "alpha-dev": "yes",
+        "alpha-prod": "yes",
+        "beta-dev": "no",
+        "default": "no",
+        GATEWAY_NAMESPACE: "no",
+    }
 
 
 # ----- helpers that drive the cluster -------------------------------------------------------------

@@ -166,7 +166,10 @@ def test_tenants_get_role_bindings_only_and_never_cluster_admin(rendering: Rende
         "tenantctl-admin-sandboxes": ("tenantctl-sandbox-user", ["alpha-admins"]),
         "tenantctl-view": ("view", ["alpha-viewers"]),
         "tenantctl-view-sandboxes": ("tenantctl-sandbox-viewer", ["alpha-viewers"]),
-        "tenantctl-gateway": ("tenantctl-gateway-write", ["sandbox-gateway"]),
+        "tenantctl-gateway": (
+            "tenantctl-gateway-write",
+            ["sandbox-gateway", "sandbox-gateway-alpha"],  # alpha's own gateway (tenants[].gateway)
+        ),
     }
 
 
@@ -183,8 +186,12 @@ def test_the_gateway_reads_cluster_wide_but_writes_only_through_namespace_bindin
         "tokenreviews",
         "subjectaccessreviews",
     }
-    (cluster_binding,) = of_kind(rendering, "ClusterRoleBinding")
-    assert cluster_binding["roleRef"]["name"] == "tenantctl-gateway-read"
+    bindings = {b["metadata"]["name"]: b for b in of_kind(rendering, "ClusterRoleBinding")}
+    assert {name: b["roleRef"]["name"] for name, b in bindings.items()} == {
+        "tenantctl-gateway-read": "tenantctl-gateway-read",
+        # alpha's own gateway may only review tokens and access cluster-wide
+        "tenantctl-gateway-reviews-alpha": "system:auth-delegator",
+    }
     write_bindings = [
         b
         for b in of_kind(rendering, "RoleBinding")
@@ -193,6 +200,14 @@ def test_the_gateway_reads_cluster_wide_but_writes_only_through_namespace_bindin
     assert sorted(b["metadata"]["namespace"] for b in write_bindings) == sorted(
         ns.name for ns in tenantset.namespaces()
     )
+    writers = {
+        b["metadata"]["namespace"]: [s["name"] for s in b["subjects"]] for b in write_bindings
+    }
+    assert writers == {
+        "alpha-dev": ["sandbox-gateway", "sandbox-gateway-alpha"],
+        "alpha-prod": ["sandbox-gateway", "sandbox-gateway-alpha"],
+        "beta-dev": ["sandbox-gateway"],
+    }
 
 
 def test_every_compute_quota_key_has_a_limit_range_default(rendering: Rendering) -> None:

@@ -206,6 +206,7 @@ def chart_values(tenantset: TenantSet) -> dict[str, Any]:
             ("owner", tenant.owner),
             ("contact", tenant.contact),
             ("costCenter", tenant.cost_center),
+            ("gatewayServiceAccount", tenant.gateway_service_account),
         ):
             if value:
                 entry[key] = value
@@ -398,6 +399,7 @@ def values_schema() -> dict[str, Any]:
                         "owner": {"type": "string"},
                         "contact": {"type": "string"},
                         "costCenter": {"type": "string"},
+                        "gatewayServiceAccount": _DNS_LABEL,
                         "roles": {
                             "type": "object",
                             "additionalProperties": False,

@@ -159,6 +159,8 @@ class Tenant:
     roles: dict[Role, Subjects]
     budget: dict[str, str]
     namespaces: tuple[TenantNamespace, ...]
+    # The ServiceAccount of the tenant's own gateway, in the gateway namespace (tenants[].gateway).
+    gateway_service_account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,3 +174,15 @@ class TenantSet:
 
     def tenant_of(self, namespace: TenantNamespace) -> Tenant:
         return next(t for t in self.tenants if t.name == namespace.tenant)
+
+    def gateway_identities(self) -> list[ServiceAccountRef]:
+        """The shared gateway's account, then each tenant gateway's (spec order)."""
+        namespace = self.platform.gateway.namespace
+        return [
+            self.platform.gateway_identity,
+            *(
+                ServiceAccountRef(namespace, t.gateway_service_account)
+                for t in self.tenants
+                if t.gateway_service_account
+            ),
+        ]

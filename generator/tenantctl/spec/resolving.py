@@ -225,6 +225,7 @@ def build_model(
                 },
                 budget={k: str(v) for k, v in tenant.get("budget", {}).items()},
                 namespaces=namespaces,
+                gateway_service_account=tenant.get("gateway", {}).get("serviceAccount"),
             )
         )
     return model.TenantSet(

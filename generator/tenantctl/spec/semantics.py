@@ -342,6 +342,24 @@ class _Checker:
                 resolved = self.resolved[t_index][n_index]
                 self.check_effective(n_path, resolved.layers, resolved.settings)
             self.check_budget(t_index, tenant)
+        self.check_tenant_gateways(tenants)
+
+    def check_tenant_gateways(self, tenants: list[dict[str, Any]]) -> None:
+        """A tenant gateway's account is its own: not the shared gateway's, not another's."""
+        shared = self.data["spec"]["platform"]["gateway"].get("serviceAccount", "sandbox-gateway")
+        owners: dict[str, str] = {shared: "the shared gateway (platform.gateway)"}
+        for t_index, tenant in enumerate(tenants):
+            account = (tenant.get("gateway") or {}).get("serviceAccount")
+            if account is None:
+                continue
+            if account in owners:
+                self.add(
+                    ("spec", "tenants", t_index, "gateway", "serviceAccount"),
+                    f"ServiceAccount {account!r} is already {owners[account]}'s",
+                    "give each tenant gateway an account of its own, e.g. "
+                    f"sandbox-gateway-{tenant['name']}",
+                )
+            owners.setdefault(account, f"tenant {tenant['name']}")
 
     def check_roles(self, t_path: Path, tenant: dict[str, Any]) -> None:
         roles = tenant.get("roles", {})
