@@ -5,8 +5,10 @@ index (a sandbox created over HTTP is listed over gRPC); Health needs no token; 
 rejected token is UNAUTHENTICATED before anything reaches the sandbox API; another tenant's
 workspace is PERMISSION_DENIED and nothing is sent; a full quota is RESOURCE_EXHAUSTED over
 gRPC and 403 over HTTP, both with the API server's message; lists page as the SDK pages and
-span only the workspaces the caller may list; every other RPC is UNIMPLEMENTED naming the calls
-served, with the standard error details the SDK decodes.
+span only the workspaces the caller may list; stop and start set spec.operatingMode (retried
+on a write conflict, refused without the update permission) and a read right after never shows
+the state from before; every other RPC is UNIMPLEMENTED naming the calls served, with the
+standard error details the SDK decodes.
 """
 
 from __future__ import annotations
@@ -166,3 +168,36 @@ async def test_every_other_call_is_unimplemented_naming_the_calls_served(gateway
         "belong to OpenShell's own gateway and supervisor"
     )
     assert error.error_info.reason == "UNIMPLEMENTED"
+
+
+async def test_stop_and_start_set_the_operating_mode_and_reads_follow_at_once(
+    gateway: Both, kube: FakeKube
+) -> None:
+    await gateway.sdk("alice-token", lambda c: c.create(workspace="alpha-dev", name="s1"))
+    stopped = await gateway.sdk("alice-token", lambda c: c.stop("s1", workspace="alpha-dev"))
+    assert kube.sandboxes[("alpha-dev", "s1")]["spec"]["operatingMode"] == "Suspended"
+    assert stopped.phase == 6  # SANDBOX_PHASE_STOPPING: the controller has not acted yet
+    # A read right after the call never shows the state from before it, index or not.
+    read = await gateway.sdk("alice-token", lambda c: c.get("s1", workspace="alpha-dev"))
+    assert read.phase == 6
+    started = await gateway.sdk("alice-token", lambda c: c.start("s1", workspace="alpha-dev"))
+    assert kube.sandboxes[("alpha-dev", "s1")]["spec"]["operatingMode"] == "Running"
+    assert started.phase == 8  # SANDBOX_PHASE_STARTING
+
+
+async def test_a_stop_that_races_another_writer_is_retried_on_the_new_version(
+    gateway: Both, kube: FakeKube
+) -> None:
+    await gateway.sdk("alice-token", lambda c: c.create(workspace="alpha-dev", name="s1"))
+    kube.fail_next("PUT", r"/sandboxes/s1$", 409, "Conflict")
+    await gateway.sdk("alice-token", lambda c: c.stop("s1", workspace="alpha-dev"))
+    assert kube.sandboxes[("alpha-dev", "s1")]["spec"]["operatingMode"] == "Suspended"
+    assert len(kube.sent("PUT", r"/sandboxes/s1$")) == 2
+
+
+async def test_stop_needs_the_update_permission(gateway: Both, kube: FakeKube) -> None:
+    kube.put_sandbox("alpha-dev", "s1")
+    error = await gateway.refusal("vera-token", lambda c: c.stop("s1", workspace="alpha-dev"))
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "vera may not update sandboxes.gateway.tenantctl.dev" in error.details()
+    assert kube.sent("PUT", r"/sandboxes/s1$") == []
