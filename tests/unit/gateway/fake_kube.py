@@ -1,14 +1,15 @@
 """A scripted Kubernetes API for the gateway's unit tests, served over real HTTP by aiohttp.
 
 It keeps just enough state to answer what the gateway asks: TokenReview (a token table),
-SubjectAccessReview (a grant table: subject, namespace, verb), Namespaces and Sandboxes with
-list, get, create, update (PUT, with resourceVersion conflicts), delete and watch (from a
-resourceVersion, with bookmarks ignored). Tests script the awkward parts explicitly: ``compact()`` makes older resourceVersions answer 410
-Gone, ``break_watches()`` cuts every open watch stream mid-flight, ``fail_next()`` makes the
-next matching request fail. Every request is recorded in ``requests`` (method, path, query),
-so tests assert on what the gateway sent (e.g. that a refused create never reached the API
-server). Not kmock: kmock 0.8 cannot parse the path ``/api/v1/namespaces`` (it takes
-"namespaces" for a namespace segment and answers 500), which the gateway lists and watches.
+SubjectAccessReview (a grant table: subject, namespace, verb), Namespaces and Sandboxes with list,
+get, create, update (PUT, with resourceVersion conflicts), delete and watch (from a
+resourceVersion, with bookmarks ignored). Tests script the awkward parts explicitly: ``compact()``
+makes older resourceVersions answer 410 Gone, ``break_watches()`` cuts every open watch stream
+mid-flight, ``fail_next()`` makes the next matching request fail. Every request is recorded in
+``requests`` (method, path, query), so tests assert on what the gateway sent (e.g. that a refused
+create never reached the API server). Not kmock: kmock 0.8 cannot parse the path
+``/api/v1/namespaces`` (it takes "namespaces" for a namespace segment and answers 500), which the
+gateway lists and watches.
 """
 
 from __future__ import annotations
