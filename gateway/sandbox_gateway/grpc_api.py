@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import grpc
@@ -28,7 +29,13 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from sandbox_gateway import grpc_mapping, labelselectors, operations, sandboxes
 from sandbox_gateway.auth import Caller, Verb
 from sandbox_gateway.kube import errors
-from sandbox_gateway.openshell_proto import SERVICE, SERVICE_NAME, openshell_pb2, openshell_pb2_grpc
+from sandbox_gateway.openshell_proto import (
+    OPENSHELL_VERSION,
+    SERVICE,
+    SERVICE_NAME,
+    openshell_pb2,
+    openshell_pb2_grpc,
+)
 from sandbox_gateway.tracking import Entry
 
 if TYPE_CHECKING:
@@ -321,12 +328,11 @@ def _check_name(name: str) -> None:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
-        return f"sandbox-gateway {version('tenantctl')}"
+        ours = version("tenantctl")
     except PackageNotFoundError:
-        return "sandbox-gateway"
+        ours = "unknown"
+    return f"sandbox-gateway {ours} (OpenShell API of openshell {OPENSHELL_VERSION})"
 
 
 def _unimplemented(method: str) -> Callable[..., Awaitable[None]]:
