@@ -38,10 +38,10 @@ from gateway_harness import (
     wait_for,
 )
 from openshell import GatewayError, SandboxClient, TlsConfig
-from openshell._proto import openshell_pb2
 
 from localcluster import ControlPlane, processes
 from localcluster.pki import Pki, ensure_pki
+from sandbox_gateway.openshell_proto import openshell_pb2
 
 pytestmark = pytest.mark.integration
 

@@ -5,18 +5,20 @@ environment maps, tty, runtime class, template labels, resources with a GPU coun
 namespaces, restart policy); an unset image falls back to --default-sandbox-image or is
 refused naming spec.template.image; every field with no meaning here is refused naming it;
 reserved label keys are refused under their OpenShell field name; the phase follows the
-controller's conditions at the current generation only; label selectors; page tokens.
+controller's conditions at the current generation only; label selectors; page tokens; only
+gateway/sandbox_gateway/openshell_proto.py imports OpenShell's generated modules.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from google.protobuf import struct_pb2
-from openshell._proto import datamodel_pb2, openshell_pb2
 
 from sandbox_gateway import grpc_mapping, labelselectors, phases, sandboxes
+from sandbox_gateway.openshell_proto import datamodel_pb2, openshell_pb2
 
 
 def create_request(**fields: Any) -> openshell_pb2.CreateSandboxRequest:
@@ -231,3 +233,14 @@ def test_page_tokens_round_trip_and_foreign_ones_are_refused() -> None:
     with pytest.raises(sandboxes.Invalid) as raised:
         grpc_mapping.position("not-ours")
     assert raised.value.field == "page_token"
+
+
+def test_only_one_module_imports_openshells_generated_protobuf_modules() -> None:
+    repo = Path(__file__).resolve().parents[3]
+    importers = sorted(
+        str(path.relative_to(repo))
+        for folder in ("gateway", "generator", "tests", "bench", "tools")
+        for path in (repo / folder).rglob("*.py")
+        if "openshell._proto" in path.read_text() and path != Path(__file__).resolve()
+    )
+    assert importers == ["gateway/sandbox_gateway/openshell_proto.py"]
