@@ -4,7 +4,9 @@ A caller sends a Sandbox-shaped body naming ``metadata.namespace``; the gateway 
 bearer token (TokenReview), authorises the caller in that namespace (SubjectAccessReview on the
 virtual resource ``sandboxes.gateway.tenantctl.dev``, granted by the RBAC tenantctl generates),
 refuses namespaces that are not tenant namespaces, and creates the Sandbox CR there under its own
-least-privilege identity. Module map (layers: kube <- auth/namespaces/tracking/sandboxes <- api):
+least-privilege identity. The same steps serve OpenShell's gRPC API, where a workspace is a
+namespace. Module map (layers: kube <- auth/namespaces/tracking/sandboxes <- operations <- api,
+grpc_api):
 
     config, cli       flags and the process entry point
     kube/             the only code that talks HTTP to the API server, with its own errors
@@ -12,7 +14,13 @@ least-privilege identity. Module map (layers: kube <- auth/namespaces/tracking/s
     namespaces        which namespaces are tenant namespaces (three serving modes)
     tracking          list-then-watch of Sandbox CRs into an index by namespace/name/uid
     sandboxes         request validation and building the Sandbox CR (pure)
+    operations        the lifecycle steps both APIs take (auth, create, get, delete, stop/start)
+    phases            a Sandbox CR's OpenShell phase (pure)
     api, openapi      the HTTP routes under /v1 and their OpenAPI document
+    openshell_proto   the only import of OpenShell's generated protobuf modules (pinned wheel)
+    grpc_mapping      OpenShell messages <-> the request model and Sandbox CRs (pure)
+    labelselectors    Kubernetes label selectors for ListSandboxes
+    grpc_api          OpenShell's gRPC API (openshell.v1.OpenShell) on grpcio's asyncio server
     metrics           Prometheus metrics
     server            wiring: start the watches, serve, stop
 """

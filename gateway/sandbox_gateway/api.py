@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from sandbox_gateway import openapi, sandboxes
+from sandbox_gateway import openapi, operations, sandboxes
 from sandbox_gateway.auth import Caller, Verb
-from sandbox_gateway.tracking import Entry, sandboxes_path, slim
+from sandbox_gateway.tracking import Entry
 from tenantctl.kube import errors
 
 if TYPE_CHECKING:  # server imports api
@@ -32,8 +32,18 @@ MAX_WATCH_SECONDS = 3600
 # How often an idle watch stream checks that its client is still connected.
 CLIENT_CHECK_SECONDS = 15.0
 NDJSON = "application/x-ndjson"
-# How the API server words a refusal by a ValidatingAdmissionPolicy or an admission webhook.
-ADMISSION_DENIAL = "denied request"
+# The HTTP status for each kind of refusal the shared lifecycle steps (operations) raise.
+STATUS_OF: dict[operations.Kind, int] = {
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "precondition": 409,
+    "invalid": 400,
+    "quota": 403,
+    "unavailable": 503,
+    "upstream": 502,
+}
 
 
 class StatusBody(TypedDict):
@@ -95,6 +105,8 @@ async def measured(request: web.Request, handler: Handler) -> web.StreamResponse
         response = await handler(request)
     except Refused as refusal:
         response = refusal.response
+    except operations.Refused as refusal:
+        response = Refused(STATUS_OF[refusal.kind], refusal.message, field=refusal.field).response
     except errors.ConnectionFailed as error:
         response = Refused(503, f"the Kubernetes API server is unreachable: {error}").response
     except errors.ConfigError as error:
@@ -134,38 +146,19 @@ def routes() -> list[web.RouteDef]:
 
 
 async def authenticate(request: web.Request) -> Caller:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Refused(401, "a bearer token is required (Authorization: Bearer <token>)")
-    result = await request.app[GATEWAY].authenticator.authenticate(token.strip())
-    if isinstance(result, str):
-        raise Refused(401, f"the bearer token was not accepted: {result}")
-    return result
+    return await operations.authenticate(request.app[GATEWAY], request.headers.get("Authorization"))
 
 
 async def authorize(
     request: web.Request, caller: Caller, *, namespace: str, verb: Verb, name: str = ""
 ) -> None:
-    gateway = request.app[GATEWAY]
-    if gateway.namespaces.get(namespace) is None:
-        raise Refused(403, gateway.namespaces.refusal(namespace))
-    decision = await gateway.authorizer.decide(caller, namespace=namespace, verb=verb, name=name)
-    gateway.metrics.decisions.labels(verb, str(decision.allowed).lower()).inc()
-    if not decision.allowed:
-        raise Refused(403, decision.reason)
+    await operations.authorize(
+        request.app[GATEWAY], caller, namespace=namespace, verb=verb, name=name
+    )
 
 
 async def allowed_namespaces(request: web.Request, caller: Caller, verb: Verb) -> list[str]:
-    """The served tenant namespaces where the caller may ``verb`` (one SAR each, cached)."""
-    gateway = request.app[GATEWAY]
-    names = gateway.namespaces.names()
-    decisions = await asyncio.gather(
-        *(gateway.authorizer.decide(caller, namespace=n, verb=verb) for n in names)
-    )
-    for decision in decisions:
-        gateway.metrics.decisions.labels(verb, str(decision.allowed).lower()).inc()
-    return [n for n, d in zip(names, decisions, strict=True) if d.allowed]
+    return await operations.allowed_namespaces(request.app[GATEWAY], caller, verb)
 
 
 async def json_body(request: web.Request) -> Any:
@@ -193,78 +186,9 @@ async def create(request: web.Request) -> web.Response:
             f"({in_path})",
             field="metadata.namespace",
         )
-    namespace = wanted.namespace or in_path or await infer_namespace(request, caller)
-
-    info = await gateway.namespaces.current(namespace)
-    if info is None:
-        raise Refused(403, gateway.namespaces.refusal(namespace))
-    await authorize(request, caller, namespace=namespace, verb="create")
-    try:
-        sandbox = sandboxes.build(
-            wanted,
-            namespace=info,
-            service_account=gateway.config.sandbox_service_account,
-            gateway_id=gateway.config.gateway_id,
-            requested_by=caller.username,
-        )
-    except sandboxes.Invalid as invalid:
-        raise Refused(400, str(invalid), field=invalid.field) from None
-
-    path = sandboxes_path(namespace)
-    try:
-        created = await gateway.client.request("POST", path, body=sandbox)
-    except errors.AlreadyExists:
-        return await existing_or_conflict(request, sandbox)
-    except errors.Invalid as error:
-        causes = (error.body.get("details") or {}).get("causes") or [{}]
-        raise Refused(400, error.message, field=causes[0].get("field") or None) from None
-    except errors.Forbidden as error:
-        if ADMISSION_DENIAL in error.message:
-            # An admission policy refused this sandbox (its content), not the gateway's RBAC.
-            raise Refused(403, error.message) from None
-        raise Refused(
-            502,
-            f"the gateway's own identity may not create sandboxes in {namespace} (is the "
-            f"RoleBinding tenantctl-gateway there?): {error.message}",
-        ) from None
-    gateway.metrics.creates.labels("created").inc()
-    return web.json_response(slim(created), status=201)
-
-
-async def existing_or_conflict(request: web.Request, sandbox: dict[str, Any]) -> web.Response:
-    gateway = request.app[GATEWAY]
-    namespace, name = sandbox["metadata"]["namespace"], sandbox["metadata"]["name"]
-    try:
-        existing = await gateway.client.request("GET", f"{sandboxes_path(namespace)}/{name}")
-    except errors.NotFound:
-        raise Refused(409, f"sandbox {namespace}/{name} is being deleted; try again") from None
-    if sandboxes.same_request(existing, sandbox):
-        gateway.metrics.creates.labels("existing").inc()
-        return web.json_response(slim(existing), status=200)
-    gateway.metrics.creates.labels("conflict").inc()
-    raise Refused(
-        409,
-        f"sandbox {namespace}/{name} already exists with a different spec; "
-        "delete it or choose another name",
-        field="metadata.name",
-    )
-
-
-async def infer_namespace(request: web.Request, caller: Caller) -> str:
-    choices = await allowed_namespaces(request, caller, "create")
-    if len(choices) == 1:
-        return choices[0]
-    if not choices:
-        raise Refused(
-            403,
-            f"{caller.username} may create sandboxes in no tenant namespace served by this gateway",
-        )
-    raise Refused(
-        400,
-        f"metadata.namespace: required, because {caller.username} may create sandboxes in "
-        f"{len(choices)} namespaces ({', '.join(choices)})",
-        field="metadata.namespace",
-    )
+    namespace = wanted.namespace or in_path or await operations.infer_namespace(gateway, caller)
+    result = await operations.create(gateway, caller, wanted, namespace=namespace)
+    return web.json_response(result.sandbox, status=201 if result.created else 200)
 
 
 async def list_all(request: web.Request) -> web.Response:
@@ -303,15 +227,10 @@ async def get(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     namespace, name = request.match_info["namespace"], request.match_info["name"]
     await authorize(request, caller, namespace=namespace, verb="get", name=name)
-    found = gateway.tracker.index.get(namespace, name)
-    if found is not None:
+    found = await operations.get(gateway, namespace, name)
+    if isinstance(found, Entry):
         return web.Response(body=found.raw, content_type="application/json")
-    # Not (yet) seen by the watch: ask the API server, so a get right after a create works.
-    try:
-        live = await gateway.client.request("GET", f"{sandboxes_path(namespace)}/{name}")
-    except errors.NotFound:
-        raise Refused(404, f"sandbox {namespace}/{name} not found") from None
-    return web.json_response(slim(live))
+    return web.json_response(found)
 
 
 async def delete(request: web.Request) -> web.Response:
@@ -319,14 +238,7 @@ async def delete(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     namespace, name = request.match_info["namespace"], request.match_info["name"]
     await authorize(request, caller, namespace=namespace, verb="delete", name=name)
-    try:
-        await gateway.client.request(
-            "DELETE",
-            f"{sandboxes_path(namespace)}/{name}",
-            body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"},
-        )
-    except errors.NotFound:
-        raise Refused(404, f"sandbox {namespace}/{name} not found") from None
+    await operations.delete(gateway, namespace, name)
     body = status_body(200, f"sandbox {namespace}/{name} deleted by {caller.username}")
     body["details"] = {"namespace": namespace, "name": name}
     return web.json_response(body)

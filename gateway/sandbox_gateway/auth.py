@@ -22,7 +22,8 @@ from tenantctl.kube.client import Client
 
 GATEWAY_API_GROUP = "gateway.tenantctl.dev"
 GATEWAY_RESOURCE = "sandboxes"
-Verb = Literal["create", "get", "list", "watch", "delete"]
+# update: stop and start (spec.operatingMode), through the OpenShell gRPC API.
+Verb = Literal["create", "get", "list", "watch", "delete", "update"]
 
 T = TypeVar("T")
 

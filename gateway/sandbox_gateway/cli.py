@@ -8,6 +8,7 @@ Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 2 for bad flags or missin
 from __future__ import annotations
 
 import logging
+import ssl
 import sys
 
 from aiohttp import web
@@ -53,7 +54,22 @@ def main(argv: list[str] | None = None) -> int:
         config.port,
         connection.server,
     )
-    web.run_app(app, host=config.host, port=config.port, print=None, access_log=None)
+    if config.grpc_port:
+        logging.getLogger("sandbox_gateway").info(
+            "serving OpenShell's gRPC API on %s:%d", config.host, config.grpc_port
+        )
+    ssl_context = None
+    if config.tls_cert is not None and config.tls_key is not None:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(config.tls_cert, config.tls_key)
+    web.run_app(
+        app,
+        host=config.host,
+        port=config.port,
+        ssl_context=ssl_context,
+        print=None,
+        access_log=None,
+    )
     return 0
 
 

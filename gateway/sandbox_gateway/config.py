@@ -20,6 +20,7 @@ from tenantctl import labels
 Mode = Literal["selector", "list", "single"]
 
 DEFAULT_SELECTOR = f"{labels.TENANT_NAMESPACE}=true"
+DEFAULT_GRPC_PORT = 50051
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -40,6 +41,11 @@ class Config:
     backoff_initial: float = 0.2
     backoff_max: float = 10.0
     log_level: str = "INFO"
+    # OpenShell's gRPC API beside the HTTP API (None: not served); TLS for both listeners.
+    grpc_port: int | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    default_sandbox_image: str | None = None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -94,6 +100,26 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--watch-timeout", type=int, default=300, metavar="SECONDS")
     p.add_argument("--backoff-max", type=float, default=10.0, metavar="SECONDS")
     p.add_argument("--log-level", default="INFO")
+    p.add_argument(
+        "--grpc-port",
+        type=int,
+        default=DEFAULT_GRPC_PORT,
+        metavar="PORT",
+        help="also serve OpenShell's gRPC API (openshell.v1.OpenShell) on this port "
+        f"(default {DEFAULT_GRPC_PORT}; 0 turns it off)",
+    )
+    p.add_argument(
+        "--tls-cert",
+        type=Path,
+        metavar="PEM",
+        help="serve both the HTTP and the gRPC API over TLS with this certificate chain",
+    )
+    p.add_argument("--tls-key", type=Path, metavar="PEM", help="the private key for --tls-cert")
+    p.add_argument(
+        "--default-sandbox-image",
+        metavar="IMAGE",
+        help="image for OpenShell CreateSandbox calls that name none (spec.template.image)",
+    )
     return p
 
 
@@ -120,6 +146,13 @@ def from_args(argv: list[str] | None = None) -> Config:
         p.error(str(error))
     if not DNS1123_LABEL.match(args.gateway_id) or len(args.gateway_id) > 63:
         p.error("--gateway-id must be a DNS-1123 label (it becomes a label value)")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        p.error("--tls-cert and --tls-key go together: give both or neither")
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if path is not None and not path.is_file():
+            p.error(f"{flag} {path}: no such file")
+    if not 0 <= args.grpc_port <= 65535:
+        p.error("--grpc-port must be a TCP port (1-65535), or 0 for no gRPC API")
     return Config(
         mode=mode,
         namespace_selector=selector,
@@ -135,6 +168,10 @@ def from_args(argv: list[str] | None = None) -> Config:
         watch_timeout=args.watch_timeout,
         backoff_max=args.backoff_max,
         log_level=args.log_level.upper(),
+        grpc_port=args.grpc_port or None,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        default_sandbox_image=args.default_sandbox_image,
     )
 
 

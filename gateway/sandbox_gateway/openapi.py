@@ -44,7 +44,8 @@ _AUTH_ERRORS = {
     "403": _status(
         "The namespace is not a served tenant namespace, RBAC does not allow the caller "
         "(SubjectAccessReview on sandboxes.gateway.tenantctl.dev), or (create) an admission "
-        "policy refused the Sandbox; the message says which."
+        "policy or the namespace's sandbox quota (count/sandboxes.agents.x-k8s.io) refused "
+        "the Sandbox, in the API server's words; the message says which."
     ),
     "502": _status("The API server refused the gateway's own request."),
     "503": _status("The API server is unreachable."),

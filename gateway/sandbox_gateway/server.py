@@ -2,7 +2,8 @@
 
 Start-up order matters: the tenant namespace set is listed before the sandbox watches start, so
 selector mode's cluster-wide sandbox list is filtered against a complete set. /readyz turns
-ready only when both initial lists are in.
+ready only when both initial lists are in. OpenShell's gRPC API (``grpc_api``) starts with the
+application and shares its ``Gateway``: one tracker, namespace index and set of review caches.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 
 from aiohttp import web
 
-from sandbox_gateway import api
+from sandbox_gateway import api, grpc_api, operations
 from sandbox_gateway import config as configs
 from sandbox_gateway.auth import Authenticator, Authorizer
 from sandbox_gateway.metrics import Metrics
@@ -22,6 +23,15 @@ from sandbox_gateway.tracking import Tracker
 from tenantctl.kube.client import Client
 
 logger = logging.getLogger(__name__)
+# On shutdown, how long running gRPC calls may finish before they are cancelled.
+GRPC_GRACE_SECONDS = 5.0
+
+
+def tls_material(config: configs.Config) -> tuple[bytes, bytes] | None:
+    """(certificate chain, private key) PEM bytes for --tls-cert/--tls-key, if given."""
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    return config.tls_cert.read_bytes(), config.tls_key.read_bytes()
 
 
 class Gateway:
@@ -40,6 +50,7 @@ class Gateway:
             self.namespaces,
             on_restart=lambda reason: metrics.watch_restarts.labels(reason).inc(),
         )
+        self.writes = operations.RecentWrites()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -79,7 +90,14 @@ def make_app(
 
     async def lifecycle(app: web.Application) -> object:
         await gateway.start()
+        grpc_server = None
+        if config.grpc_port:
+            grpc_server, _ = await grpc_api.start_server(
+                gateway, host=config.host, port=config.grpc_port, tls=tls_material(config)
+            )
         yield
+        if grpc_server is not None:
+            await grpc_server.stop(GRPC_GRACE_SECONDS)
         await gateway.stop()
 
     app.cleanup_ctx.append(lifecycle)

@@ -4,12 +4,14 @@ Shared by tests/integration/test_gateway.py and bench/gateway.py, so that both s
 the same way: the container args of the base's Deployment (``kubectl kustomize``), with only
 --host/--port changed to a free local port and --kubeconfig added, holding a token minted for
 the gateway's own ServiceAccount through the TokenRequest API (never an admin credential); or,
-instead of --kubeconfig, one of the ways to connect of ``connecting``.
+instead of --kubeconfig, one of the ways to connect of ``connecting``. The OpenShell gRPC API
+gets a free port too (``--grpc-port``); ``Tls`` serves both over TLS.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -23,6 +25,7 @@ from connecting import Way
 from polling import wait_until
 
 from localcluster import ControlPlane, processes
+from localcluster.pki import ensure_pki
 
 REPO = Path(__file__).resolve().parents[2]
 GATEWAY_BIN = Path(sys.executable).parent / "sandbox-gateway"
@@ -107,6 +110,7 @@ class World:
         service_account: str,
         replace: dict[str, str] | None = None,
         way: Way | None = None,
+        tls: Tls | None = None,
     ) -> GatewayProcess:
         """Start the gateway of ``base`` as ``service_account``: through a kubeconfig holding
         its token, or through ``way`` (built by the caller with ``gateway_token``)."""
@@ -116,9 +120,9 @@ class World:
         log = self.workdir / f"gw-{len(self.gateways)}.log"
         if way is None:
             kubeconfig = self.gateway_kubeconfig(service_account)
-            gateway = GatewayProcess([*args, f"--kubeconfig={kubeconfig}"], log=log)
+            gateway = GatewayProcess([*args, f"--kubeconfig={kubeconfig}"], log=log, tls=tls)
         else:
-            gateway = GatewayProcess([*args, *way.args], log=log, env=way.env)
+            gateway = GatewayProcess([*args, *way.args], log=log, env=way.env, tls=tls)
         self.gateways.append(gateway)
         gateway.start()
         return gateway
@@ -135,22 +139,54 @@ def deployment_args(base: Path) -> list[str]:
     return list(container["args"])
 
 
+@dataclass(frozen=True)
+class Tls:
+    """A serving certificate for 127.0.0.1 and the CA that signed it (PEM files)."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+    @classmethod
+    def make(cls, directory: Path) -> Tls:
+        pki = ensure_pki(directory)
+        return cls(cert=pki.serving_cert, key=pki.serving_key, ca=pki.ca_cert)
+
+
 class GatewayProcess:
-    def __init__(self, args: list[str], *, log: Path, env: dict[str, str] | None = None) -> None:
+    """The gateway on free local ports: HTTP (``port``) and OpenShell gRPC (``grpc_port``)."""
+
+    def __init__(
+        self,
+        args: list[str],
+        *,
+        log: Path,
+        env: dict[str, str] | None = None,
+        tls: Tls | None = None,
+    ) -> None:
         self.port = processes.free_port()
+        self.grpc_port = processes.free_port()
+        self.tls = tls
         self.args = [
-            *(a for a in args if not a.startswith(("--host=", "--port="))),
+            *(a for a in args if not a.startswith(("--host=", "--port=", "--grpc-port="))),
             "--host=127.0.0.1",
             f"--port={self.port}",
+            f"--grpc-port={self.grpc_port}",
             "--backoff-max=1",
         ]
+        if tls is not None:
+            self.args += [f"--tls-cert={tls.cert}", f"--tls-key={tls.key}"]
         self.env = env
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
 
     def start(self) -> None:
         with self.log.open("ab") as output:
@@ -188,8 +224,14 @@ def call(
     if body is not None:
         data = json.dumps(body).encode()
         request.add_header("Content-Type", "application/json")
+    opener = _NO_PROXY
+    if gateway.tls is not None:
+        context = ssl.create_default_context(cafile=str(gateway.tls.ca))
+        opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+        )
     try:
-        with _NO_PROXY.open(request, data=data, timeout=30) as response:
+        with opener.open(request, data=data, timeout=30) as response:
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as error:
         status, raw = error.code, error.read()

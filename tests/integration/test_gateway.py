@@ -14,7 +14,8 @@ API-server restart mid-watch the gateway recovers and reports what changed; the 
 modes (shared selector, watch list, per-tenant single namespace with namespaced RBAC); the
 gateway connects through an exec credential plugin (renewing a refused credential after the 401
 and an expired one at the next request), a two-file $KUBECONFIG and in-cluster files; a
-rotated in-cluster token is used from the next request on.
+rotated in-cluster token is used from the next request on; a tenant
+gateway's own account writes only in its tenant's namespaces.
 """
 
 from __future__ import annotations
@@ -309,7 +310,7 @@ def test_watch_namespaces_mode_works_with_namespaced_rbac_only(world: World) -> 
 def test_a_per_tenant_gateway_serves_only_its_namespace(world: World) -> None:
     base = REPO / "bases" / "gateway" / "per-tenant"
     world.cluster.kubectl("apply", "--server-side", "--field-manager=tenantctl", "-k", str(base))
-    gateway = world.start_gateway(base, service_account="sandbox-gateway")
+    gateway = world.start_gateway(base, service_account="sandbox-gateway-alpha")
     assert "--namespace=alpha-dev" in gateway.args
     token = world.token("alpha-admin")
     try:
@@ -399,6 +400,32 @@ def test_a_rotated_service_account_token_is_used_without_a_restart(
         assert stranger_status() == 401, "the gateway presented the rotated good token"
     finally:
         gateway.stop()
+
+
+def test_a_tenant_gateways_own_account_may_write_sandboxes_only_in_its_tenants_namespaces(
+    world: World,
+) -> None:
+    account = f"system:serviceaccount:{GATEWAY_NAMESPACE}:sandbox-gateway-alpha"
+    verdicts = {
+        namespace: world.cluster.kubectl(
+            "auth",
+            "can-i",
+            "create",
+            "sandboxes.agents.x-k8s.io",
+            "-n",
+            namespace,
+            f"--as={account}",
+            check=False,
+        ).stdout.strip()
+        for namespace in ("alpha-dev", "alpha-prod", "beta-dev", "default", GATEWAY_NAMESPACE)
+    }
+    assert verdicts == {
+        "alpha-dev": "yes",
+        "alpha-prod": "yes",
+        "beta-dev": "no",
+        "default": "no",
+        GATEWAY_NAMESPACE: "no",
+    }
 
 
 # ----- helpers that drive the cluster -------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_a_bad_spec_exits_2_with_located_problems_and_writes_nothing(tmp_path: P
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        f"{spec}:77:17: spec.tenants[0].namespaces[0].name: 'Alpha_Dev' is not a valid DNS-1123 "
+        f"{spec}:79:17: spec.tenants[0].namespaces[0].name: 'Alpha_Dev' is not a valid DNS-1123 "
         "label (use lower-case letters, digits and '-', starting and ending alphanumeric)",
         f"1 problem in {spec}; nothing was written.",
     ]

@@ -115,7 +115,7 @@ def test_every_tenant_namespace_denies_by_default_and_reaches_dns_over_udp_and_t
         ]
 
 
-def test_the_gateway_is_reachable_only_on_its_pods_and_port(rendering: Rendering) -> None:
+def test_the_gateway_is_reachable_only_on_its_pods_and_ports(rendering: Rendering) -> None:
     policy = next(
         p for p in of_kind(rendering, "NetworkPolicy") if p["metadata"]["name"] == "allow-gateway"
     )
@@ -125,7 +125,8 @@ def test_the_gateway_is_reachable_only_on_its_pods_and_port(rendering: Rendering
         "namespaceSelector": {"matchLabels": {labels.NAMESPACE_NAME: "tenantctl-system"}},
         "podSelector": {"matchLabels": {"app.kubernetes.io/name": "sandbox-gateway"}},
     }
-    assert rule["ports"] == [{"protocol": "TCP", "port": 8080}]
+    # HTTP, and OpenShell's gRPC API (platform.gateway.grpcPort)
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8080}, {"protocol": "TCP", "port": 50051}]
 
 
 def test_same_tenant_traffic_reaches_only_sibling_namespaces(rendering: Rendering) -> None:
@@ -146,7 +147,7 @@ def test_the_gateway_namespace_admits_exactly_the_tenant_namespaces(rendering: R
     (rule,) = policy["spec"]["ingress"]
     expression = rule["from"][0]["namespaceSelector"]["matchExpressions"][0]
     assert expression["values"] == ["alpha-dev", "alpha-prod", "beta-dev"]
-    assert rule["ports"] == [{"protocol": "TCP", "port": 8080}]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8080}, {"protocol": "TCP", "port": 50051}]
 
 
 def test_tenants_get_role_bindings_only_and_never_cluster_admin(rendering: Rendering) -> None:
@@ -165,7 +166,10 @@ def test_tenants_get_role_bindings_only_and_never_cluster_admin(rendering: Rende
         "tenantctl-admin-sandboxes": ("tenantctl-sandbox-user", ["alpha-admins"]),
         "tenantctl-view": ("view", ["alpha-viewers"]),
         "tenantctl-view-sandboxes": ("tenantctl-sandbox-viewer", ["alpha-viewers"]),
-        "tenantctl-gateway": ("tenantctl-gateway-write", ["sandbox-gateway"]),
+        "tenantctl-gateway": (
+            "tenantctl-gateway-write",
+            ["sandbox-gateway", "sandbox-gateway-alpha"],  # alpha's own gateway (tenants[].gateway)
+        ),
     }
 
 
@@ -182,8 +186,12 @@ def test_the_gateway_reads_cluster_wide_but_writes_only_through_namespace_bindin
         "tokenreviews",
         "subjectaccessreviews",
     }
-    (cluster_binding,) = of_kind(rendering, "ClusterRoleBinding")
-    assert cluster_binding["roleRef"]["name"] == "tenantctl-gateway-read"
+    bindings = {b["metadata"]["name"]: b for b in of_kind(rendering, "ClusterRoleBinding")}
+    assert {name: b["roleRef"]["name"] for name, b in bindings.items()} == {
+        "tenantctl-gateway-read": "tenantctl-gateway-read",
+        # alpha's own gateway may only review tokens and access cluster-wide
+        "tenantctl-gateway-reviews-alpha": "system:auth-delegator",
+    }
     write_bindings = [
         b
         for b in of_kind(rendering, "RoleBinding")
@@ -192,6 +200,14 @@ def test_the_gateway_reads_cluster_wide_but_writes_only_through_namespace_bindin
     assert sorted(b["metadata"]["namespace"] for b in write_bindings) == sorted(
         ns.name for ns in tenantset.namespaces()
     )
+    writers = {
+        b["metadata"]["namespace"]: [s["name"] for s in b["subjects"]] for b in write_bindings
+    }
+    assert writers == {
+        "alpha-dev": ["sandbox-gateway", "sandbox-gateway-alpha"],
+        "alpha-prod": ["sandbox-gateway", "sandbox-gateway-alpha"],
+        "beta-dev": ["sandbox-gateway"],
+    }
 
 
 def test_every_compute_quota_key_has_a_limit_range_default(rendering: Rendering) -> None:

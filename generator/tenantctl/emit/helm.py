@@ -69,8 +69,7 @@ def _ports(ports: tuple[Port, ...]) -> list[dict[str, Any]]:
 
 
 def _namespace_values(namespace: TenantNamespace) -> dict[str, Any]:
-    hard: dict[str, str] = dict(namespace.compute_quota)
-    hard.update({key: str(value) for key, value in namespace.object_quota.items()})
+    hard = quota.hard_limits(namespace)
     values: dict[str, Any] = {"name": namespace.name}
     if namespace.environment:
         values["environment"] = namespace.environment
@@ -81,7 +80,7 @@ def _namespace_values(namespace: TenantNamespace) -> dict[str, Any]:
                 "audit": namespace.pod_security.audit,
                 "warn": namespace.pod_security.warn,
             },
-            "quota": dict(sorted(hard.items())),
+            "quota": hard,
             "limits": {
                 "default": dict(sorted(namespace.limit_default.items())),
                 "defaultRequest": dict(sorted(namespace.limit_default_request.items())),
@@ -207,6 +206,7 @@ def chart_values(tenantset: TenantSet) -> dict[str, Any]:
             ("owner", tenant.owner),
             ("contact", tenant.contact),
             ("costCenter", tenant.cost_center),
+            ("gatewayServiceAccount", tenant.gateway_service_account),
         ):
             if value:
                 entry[key] = value
@@ -234,6 +234,7 @@ def chart_values(tenantset: TenantSet) -> dict[str, Any]:
                 "serviceAccount": gateway.service_account,
                 "podLabels": dict(gateway.pod_labels),
                 "port": gateway.port,
+                "ports": gateway.ports,
                 "allowlist": {
                     "source": gateway.allowlist.source,
                     "label": gateway.allowlist.label,
@@ -398,6 +399,7 @@ def values_schema() -> dict[str, Any]:
                         "owner": {"type": "string"},
                         "contact": {"type": "string"},
                         "costCenter": {"type": "string"},
+                        "gatewayServiceAccount": _DNS_LABEL,
                         "roles": {
                             "type": "object",
                             "additionalProperties": False,

@@ -40,7 +40,10 @@ class Rendering:
 def render(tenantset: TenantSet) -> Rendering:
     shared: dict[str, list[Manifest]] = {
         "cluster-roles.yaml": rbac.render_cluster_roles(tenantset),
-        "gateway-rbac.yaml": [rbac.render_gateway_cluster_binding(tenantset)],
+        "gateway-rbac.yaml": [
+            rbac.render_gateway_cluster_binding(tenantset),
+            *rbac.render_tenant_gateway_accounts(tenantset),
+        ],
         "gateway-network.yaml": [network.render_gateway_ingress_policy(tenantset)],
         "admission-policies.yaml": policies.render_policies(tenantset),
     }

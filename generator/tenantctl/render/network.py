@@ -143,7 +143,7 @@ def render_tenant_policies(
             egress=[
                 _rule(
                     [namespace_peer([gateway.namespace], gateway.pod_labels)],
-                    [{"protocol": "TCP", "port": gateway.port}],
+                    [{"protocol": "TCP", "port": port} for port in gateway.ports],
                     "to",
                 )
             ],
@@ -227,7 +227,7 @@ def render_tenant_policies(
 
 
 def render_gateway_ingress_policy(tenantset: TenantSet) -> Manifest:
-    """In the gateway namespace: admit every tenant namespace on the gateway port, nothing else."""
+    """In the gateway namespace: admit every tenant namespace on the gateway's ports only."""
     gateway = tenantset.platform.gateway
     names = [ns.name for ns in tenantset.namespaces()]
     return _policy(
@@ -237,6 +237,10 @@ def render_gateway_ingress_policy(tenantset: TenantSet) -> Manifest:
         "tenantctl-allow-tenant-namespaces",
         pod_selector=gateway.pod_labels,
         ingress=[
-            _rule([namespace_peer(names)], [{"protocol": "TCP", "port": gateway.port}], "from")
+            _rule(
+                [namespace_peer(names)],
+                [{"protocol": "TCP", "port": port} for port in gateway.ports],
+                "from",
+            )
         ],
     )

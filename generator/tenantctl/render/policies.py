@@ -88,7 +88,8 @@ def _protected_keys(tenantset: TenantSet) -> list[str]:
 # Every value a policy may take from the spec or from tenantctl.labels, by input name. The order
 # is the order of the variables in a rendered policy.
 INPUTS: dict[str, Callable[[TenantSet], CelValue]] = {
-    "gatewayUsers": lambda ts: [ts.platform.gateway_identity.username],
+    # Tenant gateways too: RBAC binds each only in its own tenant's namespaces.
+    "gatewayUsers": lambda ts: [identity.username for identity in ts.gateway_identities()],
     "controllerUser": lambda ts: ts.platform.controller.username,
     "systemUsers": lambda ts: list(SYSTEM_COMPONENTS),
     "managerUsers": _manager_users,

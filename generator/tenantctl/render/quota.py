@@ -13,20 +13,31 @@ from tenantctl.spec.model import Tenant, TenantNamespace, TenantSet
 
 QUOTA_NAME = "tenant-quota"
 LIMIT_RANGE_NAME = "tenant-limits"
+# Spec object-count keys that are not ResourceQuota keys as they stand. A Sandbox is a custom
+# resource, counted by the generic object-count syntax count/<resource>.<group>.
+QUOTA_KEYS = {"sandboxes": "count/sandboxes.agents.x-k8s.io"}
+
+
+def hard_limits(namespace: TenantNamespace) -> dict[str, str]:
+    """The ResourceQuota's ``spec.hard``: compute totals and object counts, sorted by key."""
+    hard = dict(namespace.compute_quota)
+    hard.update(
+        {QUOTA_KEYS.get(key, key): str(value) for key, value in namespace.object_quota.items()}
+    )
+    return dict(sorted(hard.items()))
 
 
 def render_resource_quota(
     tenantset: TenantSet, tenant: Tenant, namespace: TenantNamespace
 ) -> Manifest | None:
-    hard: dict[str, Any] = dict(namespace.compute_quota)
-    hard.update({key: str(value) for key, value in namespace.object_quota.items()})
+    hard = hard_limits(namespace)
     if not hard:
         return None
     return manifest(
         "v1",
         "ResourceQuota",
         metadata(QUOTA_NAME, ownership_labels(tenantset, tenant.name), namespace=namespace.name),
-        spec={"hard": dict(sorted(hard.items()))},
+        spec={"hard": hard},
     )
 
 

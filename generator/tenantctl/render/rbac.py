@@ -27,6 +27,9 @@ GATEWAY_WRITE_ROLE = "tenantctl-gateway-write"
 SANDBOX_USER_ROLE = "tenantctl-sandbox-user"
 SANDBOX_VIEWER_ROLE = "tenantctl-sandbox-viewer"
 GATEWAY_BINDING = "tenantctl-gateway"
+# A tenant gateway's ClusterRoleBinding to the built-in reviewer role, suffixed by the tenant.
+TENANT_GATEWAY_REVIEWS_PREFIX = "tenantctl-gateway-reviews-"
+AUTH_DELEGATOR_ROLE = "system:auth-delegator"
 OPENSHELL_TLS_SECRET = "openshell-client-tls"
 
 READ_VERBS = ["get", "list", "watch"]
@@ -76,7 +79,10 @@ def render_cluster_roles(tenantset: TenantSet) -> list[Manifest]:
             "ClusterRole",
             metadata(SANDBOX_USER_ROLE, owned),
             rules=[
-                _rule([GATEWAY_API_GROUP], ["sandboxes"], [*READ_VERBS, "create", "delete"]),
+                # update: stop and start a sandbox (OpenShell's StopSandbox / StartSandbox).
+                _rule(
+                    [GATEWAY_API_GROUP], ["sandboxes"], [*READ_VERBS, "create", "update", "delete"]
+                ),
                 _rule([SANDBOX_GROUP, SANDBOX_EXTENSIONS_GROUP], ["*"], READ_VERBS),
             ],
         ),
@@ -126,16 +132,49 @@ def render_tenant_bindings(
                 )
             )
     gateway = tenantset.platform.gateway
+    writers = [_service_account(gateway.namespace, gateway.service_account)]
+    if tenant.gateway_service_account:
+        writers.append(_service_account(gateway.namespace, tenant.gateway_service_account))
     bindings.append(
         manifest(
             RBAC_API,
             "RoleBinding",
             metadata(GATEWAY_BINDING, owned, namespace=namespace.name),
             roleRef=_role_ref("ClusterRole", GATEWAY_WRITE_ROLE),
-            subjects=[_service_account(gateway.namespace, gateway.service_account)],
+            subjects=writers,
         )
     )
     return bindings
+
+
+def render_tenant_gateway_accounts(tenantset: TenantSet) -> list[Manifest]:
+    """Each tenant gateway's ServiceAccount, and its right to review tokens and access.
+
+    Its write permission is the ``tenantctl-gateway`` RoleBinding in its own tenant's namespaces
+    (``render_tenant_bindings``), nothing else; reviews are cluster-scoped APIs that only a
+    ClusterRoleBinding can grant, to the built-in ``system:auth-delegator`` (create
+    TokenReviews and SubjectAccessReviews, nothing more).
+    """
+    namespace = tenantset.platform.gateway.namespace
+    objects: list[Manifest] = []
+    for tenant in tenantset.tenants:
+        account = tenant.gateway_service_account
+        if not account:
+            continue
+        owned = ownership_labels(tenantset, tenant.name)
+        objects.append(
+            manifest("v1", "ServiceAccount", metadata(account, owned, namespace=namespace))
+        )
+        objects.append(
+            manifest(
+                RBAC_API,
+                "ClusterRoleBinding",
+                metadata(f"{TENANT_GATEWAY_REVIEWS_PREFIX}{tenant.name}", owned),
+                roleRef=_role_ref("ClusterRole", AUTH_DELEGATOR_ROLE),
+                subjects=[_service_account(namespace, account)],
+            )
+        )
+    return objects
 
 
 def _role_ref(kind: str, name: str) -> dict[str, str]:

@@ -34,6 +34,12 @@ class Gateway:
     pod_labels: dict[str, str]
     port: int
     allowlist: Allowlist
+    grpc_port: int | None = None  # tenantctl flavor: OpenShell's gRPC API (--grpc-port)
+
+    @property
+    def ports(self) -> list[int]:
+        """Every TCP port tenant namespaces reach the gateway pods on, in order."""
+        return sorted({self.port, *([self.grpc_port] if self.grpc_port else [])})
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,7 @@ class TenantNamespace:
     environment: str | None
     pod_security: PodSecurity
     compute_quota: dict[str, str]
+    # Object counts by the spec's key; "sandboxes" renders as count/sandboxes.agents.x-k8s.io.
     object_quota: dict[str, int]
     limit_default: dict[str, str]
     limit_default_request: dict[str, str]
@@ -152,6 +159,8 @@ class Tenant:
     roles: dict[Role, Subjects]
     budget: dict[str, str]
     namespaces: tuple[TenantNamespace, ...]
+    # The ServiceAccount of the tenant's own gateway, in the gateway namespace (tenants[].gateway).
+    gateway_service_account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +175,18 @@ class TenantSet:
 
     def tenant_of(self, namespace: TenantNamespace) -> Tenant:
         return next(t for t in self.tenants if t.name == namespace.tenant)
+
+    def gateway_identities(self) -> list[ServiceAccountRef]:
+        """The shared gateway's account, then each tenant gateway's (spec order)."""
+        namespace = self.platform.gateway.namespace
+        return [
+            self.platform.gateway_identity,
+            *(
+                ServiceAccountRef(namespace, t.gateway_service_account)
+                for t in self.tenants
+                if t.gateway_service_account
+            ),
+        ]
 
 
 # --- a fleet: several clusters, each tenant namespace on exactly one (spec/placement.py) -------

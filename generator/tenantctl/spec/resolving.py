@@ -9,6 +9,8 @@ can point at the right line.
 A tenant ``budget`` is split here: each budget key goes, in equal shares, to the namespaces that
 do not set that key at tenant or namespace level (``spec.defaults`` values for budget keys yield
 to the split). Whether the result fits the budget is a semantic check, not this module's job.
+The ``sandboxes`` budget key is an object count: it is split in whole sandboxes (rounded down)
+into ``quota.objects.sandboxes``.
 """
 
 from __future__ import annotations
@@ -82,6 +84,9 @@ def _merged(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+SANDBOX_BUDGET_KEY = "sandboxes"
+
+
 @dataclass(frozen=True)
 class ResolvedNamespace:
     """One namespace's settings layers, merged settings and compute quota after the budget split."""
@@ -89,6 +94,7 @@ class ResolvedNamespace:
     layers: SettingLayers
     settings: dict[str, Any]
     compute: dict[str, str]
+    sandboxes: int | None = None  # quota.objects.sandboxes after the budget split
 
 
 def resolve_namespaces(data: dict[str, Any]) -> list[list[ResolvedNamespace]]:
@@ -101,10 +107,13 @@ def resolve_namespaces(data: dict[str, Any]) -> list[list[ResolvedNamespace]]:
         ]
         settings = [ns_layers.merged() for ns_layers in layers]
         computes = split_budget(tenant.get("budget", {}), layers, settings)
+        counts = split_sandbox_budget(tenant.get("budget", {}), layers, settings)
         resolved.append(
             [
-                ResolvedNamespace(ns_layers, merged, compute)
-                for ns_layers, merged, compute in zip(layers, settings, computes, strict=True)
+                ResolvedNamespace(ns_layers, merged, compute, count)
+                for ns_layers, merged, compute, count in zip(
+                    layers, settings, computes, counts, strict=True
+                )
             ]
         )
     return resolved
@@ -138,6 +147,8 @@ def split_budget(
         for compute, ns_layers in zip(computes, layers, strict=True)
     ]
     for key, budget_value in budget.items():
+        if key == SANDBOX_BUDGET_KEY:
+            continue  # an object count: split_sandbox_budget
         takers = [i for i, keys in enumerate(own_keys) if key not in keys]
         if not takers:
             continue
@@ -159,6 +170,27 @@ def split_budget(
     return computes
 
 
+def split_sandbox_budget(
+    budget: dict[str, Any], layers: list[SettingLayers], settings: list[dict[str, Any]]
+) -> list[int | None]:
+    """Per-namespace sandbox count of one tenant: explicit counts, then equal whole shares."""
+    counts: list[int | None] = [
+        merged["quota"]["objects"].get(SANDBOX_BUDGET_KEY) for merged in settings
+    ]
+    total = budget.get(SANDBOX_BUDGET_KEY)
+    if total is None:
+        return counts
+    path = ("quota", "objects", SANDBOX_BUDGET_KEY)
+    own = [_set_below_spec_defaults(ns_layers, path) for ns_layers in layers]
+    takers = [i for i, is_own in enumerate(own) if not is_own]
+    if takers:
+        used = sum(int(counts[i] or 0) for i, is_own in enumerate(own) if is_own)
+        share = max(int(total) - used, 0) // len(takers)
+        for index in takers:
+            counts[index] = share
+    return counts
+
+
 def _set_below_spec_defaults(layers: SettingLayers, setting_path: Path) -> bool:
     origin = layers.origin(setting_path)
     return origin is not None and origin[:2] != ("spec", "defaults")
@@ -172,7 +204,7 @@ def build_model(
     tenants = []
     for tenant, tenant_namespaces in zip(spec["tenants"], resolved, strict=True):
         namespaces = tuple(
-            _namespace(tenant["name"], raw_ns, ns.settings, ns.compute)
+            _namespace(tenant["name"], raw_ns, ns.settings, ns.compute, ns.sandboxes)
             for raw_ns, ns in zip(tenant["namespaces"], tenant_namespaces, strict=True)
         )
         roles = tenant.get("roles", {})
@@ -193,6 +225,7 @@ def build_model(
                 },
                 budget={k: str(v) for k, v in tenant.get("budget", {}).items()},
                 namespaces=namespaces,
+                gateway_service_account=tenant.get("gateway", {}).get("serviceAccount"),
             )
         )
     return model.TenantSet(
@@ -223,6 +256,11 @@ def _platform(raw: dict[str, Any]) -> model.Platform:
                 mount_path=allowlist.get("mountPath", "/etc/openshell/workspaces"),
                 deployment=allowlist.get("deployment", "openshell"),
             ),
+            grpc_port=(
+                gateway.get("grpcPort", 50051) or None
+                if gateway.get("flavor", "tenantctl") == "tenantctl"
+                else None
+            ),
         ),
         controller=model.ServiceAccountRef(
             controller.get("namespace", "agent-sandbox-system"),
@@ -251,7 +289,11 @@ def _ports(raw: list[dict[str, Any]] | None) -> tuple[model.Port, ...]:
 
 
 def _namespace(
-    tenant: str, raw: dict[str, Any], settings: dict[str, Any], compute: dict[str, str]
+    tenant: str,
+    raw: dict[str, Any],
+    settings: dict[str, Any],
+    compute: dict[str, str],
+    sandboxes: int | None = None,
 ) -> model.TenantNamespace:
     pod_security = settings["podSecurity"]
     enforce = pod_security["enforce"]
@@ -268,7 +310,10 @@ def _namespace(
             warn=pod_security.get("warn", enforce),
         ),
         compute_quota=compute,
-        object_quota={k: int(v) for k, v in settings["quota"]["objects"].items()},
+        object_quota={
+            **{k: int(v) for k, v in settings["quota"]["objects"].items()},
+            **({SANDBOX_BUDGET_KEY: sandboxes} if sandboxes is not None else {}),
+        },
         limit_default=_strings(limits["default"]),
         limit_default_request=_strings(limits["defaultRequest"]),
         limit_max=_strings(limits["max"]),

@@ -18,7 +18,12 @@ from typing import Any
 from tenantctl.spec.loading import Finding
 from tenantctl.spec.paths import Path
 from tenantctl.spec.quantities import QuantityError, parse_quantity
-from tenantctl.spec.resolving import SETTING_KEYS, ResolvedNamespace, SettingLayers
+from tenantctl.spec.resolving import (
+    SANDBOX_BUDGET_KEY,
+    SETTING_KEYS,
+    ResolvedNamespace,
+    SettingLayers,
+)
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -337,6 +342,24 @@ class _Checker:
                 resolved = self.resolved[t_index][n_index]
                 self.check_effective(n_path, resolved.layers, resolved.settings)
             self.check_budget(t_index, tenant)
+        self.check_tenant_gateways(tenants)
+
+    def check_tenant_gateways(self, tenants: list[dict[str, Any]]) -> None:
+        """A tenant gateway's account is its own: not the shared gateway's, not another's."""
+        shared = self.data["spec"]["platform"]["gateway"].get("serviceAccount", "sandbox-gateway")
+        owners: dict[str, str] = {shared: "the shared gateway (platform.gateway)"}
+        for t_index, tenant in enumerate(tenants):
+            account = (tenant.get("gateway") or {}).get("serviceAccount")
+            if account is None:
+                continue
+            if account in owners:
+                self.add(
+                    ("spec", "tenants", t_index, "gateway", "serviceAccount"),
+                    f"ServiceAccount {account!r} is already {owners[account]}'s",
+                    "give each tenant gateway an account of its own, e.g. "
+                    f"sandbox-gateway-{tenant['name']}",
+                )
+            owners.setdefault(account, f"tenant {tenant['name']}")
 
     def check_roles(self, t_path: Path, tenant: dict[str, Any]) -> None:
         roles = tenant.get("roles", {})
@@ -470,12 +493,38 @@ class _Checker:
                             f"make {low} at most {high}",
                         )
 
+    def check_sandbox_budget(self, t_index: int, limit: int) -> None:
+        namespaces = self.resolved[t_index]
+        used = sum(ns.sandboxes or 0 for ns in namespaces)
+        where = ("quota", "objects", SANDBOX_BUDGET_KEY)
+        shares = [
+            ns.sandboxes
+            for ns in namespaces
+            if (origin := ns.layers.origin(where)) is None or origin[:2] == ("spec", "defaults")
+        ]
+        path: Path = ("spec", "tenants", t_index, "budget", SANDBOX_BUDGET_KEY)
+        if used > limit:
+            self.add(
+                path,
+                f"the namespaces' sandbox quotas add up to {used}, over the budget of {limit}",
+                "lower the namespaces' quota.objects.sandboxes or raise the budget",
+            )
+        elif any(share == 0 for share in shares):
+            self.add(
+                path,
+                f"the budget of {limit} sandboxes leaves none for some namespaces",
+                "raise the budget or lower the sandbox quotas set explicitly",
+            )
+
     def check_budget(self, t_index: int, tenant: dict[str, Any]) -> None:
         budget = tenant.get("budget", {})
         if not budget:
             return
         computes = [ns.compute for ns in self.resolved[t_index]]
         for key, limit in budget.items():
+            if key == SANDBOX_BUDGET_KEY:
+                self.check_sandbox_budget(t_index, int(limit))
+                continue
             try:
                 total = parse_quantity(limit)
                 parts = [parse_quantity(c[key]) for c in computes if key in c]

@@ -146,7 +146,10 @@ def _index(tenants: tuple[TenantExpectation, ...]) -> dict[str, str]:
 
 
 def _base_allowances(
-    tenants: tuple[TenantExpectation, ...], dns: Endpoint, gateway: Endpoint, gateway_port: int
+    tenants: tuple[TenantExpectation, ...],
+    dns: Endpoint,
+    gateway: Endpoint,
+    gateway_ports: list[int],
 ) -> list[Allowance]:
     everyone = frozenset(ns for tenant in tenants for ns in tenant.namespaces)
     return [
@@ -157,7 +160,7 @@ def _base_allowances(
             "gateway",
             everyone,
             frozenset([gateway.namespace]),
-            PortSet.single("TCP", gateway_port),
+            _tcp(gateway_ports),  # HTTP and OpenShell gRPC (platform.gateway.grpcPort)
             destination_pods=gateway.pods,
         ),
     ]
@@ -178,7 +181,7 @@ def from_tenantset(tenantset: TenantSet) -> Expectations:
     )
     dns = Endpoint(platform.dns_namespace, Selector.from_labels(platform.dns_pod_labels))
     gateway_endpoint = Endpoint(gateway.namespace, Selector.from_labels(gateway.pod_labels))
-    allowances = _base_allowances(tenants, dns, gateway_endpoint, gateway.port)
+    allowances = _base_allowances(tenants, dns, gateway_endpoint, gateway.ports)
     external: dict[str, tuple[ExternalAllowance, ...]] = {}
     agents: list[AgentExpectation] = []
     for tenant in tenantset.tenants:
@@ -353,6 +356,7 @@ def infer(inventory: Inventory) -> Expectations:
                     gateway_namespace = subject["namespace"]
                     gateway_subject = f"ServiceAccount {gateway_namespace}/{subject.get('name')}"
     gateway_labels, gateway_port = DEFAULT_GATEWAY_LABELS, DEFAULT_GATEWAY_PORT
+    gateway_ports: list[int] = []
     for policy in inventory.of_kind("NetworkPolicy"):
         if name_of(policy) == GATEWAY_INGRESS_POLICY and namespace_of(policy) == gateway_namespace:
             spec = policy.get("spec") or {}
@@ -360,10 +364,12 @@ def infer(inventory: Inventory) -> Expectations:
             for rule in spec.get("ingress") or []:
                 for port in rule.get("ports") or []:
                     if isinstance(port.get("port"), int):
-                        gateway_port = port["port"]
+                        gateway_ports.append(port["port"])
+    if gateway_ports:
+        gateway_port = gateway_ports[0]
     dns = Endpoint(DEFAULT_DNS_NAMESPACE, Selector.from_labels(DEFAULT_DNS_LABELS))
     gateway = Endpoint(gateway_namespace, Selector.from_labels(gateway_labels))
-    allowances = _base_allowances(tenants, dns, gateway, gateway_port)
+    allowances = _base_allowances(tenants, dns, gateway, gateway_ports or [gateway_port])
     for tenant in tenants:
         names = frozenset(tenant.namespaces)
         allowances.append(Allowance("same tenant", names, names, ALL_PORTS))

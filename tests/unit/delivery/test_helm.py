@@ -124,7 +124,11 @@ def test_namespace_defaults_hold_exactly_the_settings_every_namespace_shares() -
     assert defaults["quota"]["limits.memory"] == "16Gi"
     assert "requests.cpu" not in defaults["quota"], "alpha's budget split differs from beta's"
     alpha_dev = values["tenants"][0]["namespaces"][0]
-    assert alpha_dev["quota"] == {"limits.cpu": "6", "requests.cpu": "3"}
+    assert alpha_dev["quota"] == {
+        "count/sandboxes.agents.x-k8s.io": "20",  # alpha's sandbox budget of 40, split in two
+        "limits.cpu": "6",
+        "requests.cpu": "3",
+    }
     assert "podSecurity" not in alpha_dev
 
 

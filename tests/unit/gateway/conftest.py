@@ -57,7 +57,7 @@ async def start_gateway(
     clients: list[TestClient[Any, Any]] = []
 
     async def start(*flags: str, ready: bool = True) -> TestClient[Any, Any]:
-        config = configs.from_args(["--gateway-id", "unit", *flags])
+        config = configs.from_args(["--gateway-id", "unit", "--grpc-port=0", *flags])
         config = configs.Config(**{**vars(config), "backoff_initial": 0.01, "backoff_max": 0.05})
         connection = Connection(server=kube.url, context="unit", token="gateway-token")
         client = Client(connection, concurrency=CONNECTIONS, timeout=REQUEST_TIMEOUT)

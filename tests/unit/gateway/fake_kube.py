@@ -1,14 +1,15 @@
 """A scripted Kubernetes API for the gateway's unit tests, served over real HTTP by aiohttp.
 
 It keeps just enough state to answer what the gateway asks: TokenReview (a token table),
-SubjectAccessReview (a grant table: subject, namespace, verb), Namespaces and Sandboxes with
-list, get, create, delete and watch (from a resourceVersion, with bookmarks ignored). Tests
-script the awkward parts explicitly: ``compact()`` makes older resourceVersions answer 410
-Gone, ``break_watches()`` cuts every open watch stream mid-flight, ``fail_next()`` makes the
-next matching request fail. Every request is recorded in ``requests`` (method, path, query),
-so tests assert on what the gateway sent (e.g. that a refused create never reached the API
-server). Not kmock: kmock 0.8 cannot parse the path ``/api/v1/namespaces`` (it takes
-"namespaces" for a namespace segment and answers 500), which the gateway lists and watches.
+SubjectAccessReview (a grant table: subject, namespace, verb), Namespaces and Sandboxes with list,
+get, create, update (PUT, with resourceVersion conflicts), delete and watch (from a
+resourceVersion, with bookmarks ignored). Tests script the awkward parts explicitly: ``compact()``
+makes older resourceVersions answer 410 Gone, ``break_watches()`` cuts every open watch stream
+mid-flight, ``fail_next()`` makes the next matching request fail. Every request is recorded in
+``requests`` (method, path, query), so tests assert on what the gateway sent (e.g. that a refused
+create never reached the API server). Not kmock: kmock 0.8 cannot parse the path
+``/api/v1/namespaces`` (it takes "namespaces" for a namespace segment and answers 500), which the
+gateway lists and watches.
 """
 
 from __future__ import annotations
@@ -218,6 +219,8 @@ class FakeKube:
             ns, name = match["ns"], match["name"]
             if method == "POST":
                 return self._create(ns, data)
+            if name and method == "PUT":
+                return self._update(ns, name, data)
             if name and method == "DELETE":
                 if (ns, name) not in self.sandboxes:
                     return response(404, status(404, "NotFound", "sandbox not found"))
@@ -273,6 +276,22 @@ class FakeKube:
         self.sandboxes[(namespace, name)] = obj
         self._write("sandboxes", "ADDED", obj)
         return response(201, obj)
+
+    def _update(self, namespace: str, name: str, body: dict[str, Any]) -> Any:
+        """A PUT: refused with 409 Conflict unless it carries the current resourceVersion."""
+        current = self.sandboxes.get((namespace, name))
+        if current is None:
+            return response(404, status(404, "NotFound", "sandbox not found"))
+        if body["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
+            message = "the object has been modified; please apply your changes to the latest"
+            return response(409, status(409, "Conflict", message))
+        obj = copy.deepcopy(body)
+        if obj.get("spec") != current.get("spec"):
+            obj["metadata"]["generation"] = int(current["metadata"].get("generation", 1)) + 1
+        obj["status"] = copy.deepcopy(current.get("status", {}))  # status is a subresource
+        self.sandboxes[(namespace, name)] = obj
+        self._write("sandboxes", "MODIFIED", obj)
+        return response(200, obj)
 
     async def _collection(
         self, request: web.Request, kind: str, namespace: str | None, items: list[dict[str, Any]]

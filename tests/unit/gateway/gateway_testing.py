@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-USER_VERBS = ("create", "get", "list", "watch", "delete")
+USER_VERBS = ("create", "get", "list", "watch", "delete", "update")
 VIEW_VERBS = ("get", "list", "watch")
 ALICE = {"Authorization": "Bearer alice-token"}
 BOB = {"Authorization": "Bearer bob-token"}

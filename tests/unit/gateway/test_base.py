@@ -3,7 +3,8 @@
 Covers: both build with kustomize and pass kubeconform -strict; the Deployment's args are flags
 the gateway accepts, in the mode each variant promises; the ServiceAccount, gateway id, sandbox
 ServiceAccount and port agree with examples/tenants.yaml (the identity the generated RBAC binds);
-the per-tenant variant serves one namespace as the account the generated RBAC trusts.
+the per-tenant variant serves one namespace as its tenant's own account (tenants[].gateway); both
+expose the OpenShell gRPC port.
 """
 
 from __future__ import annotations
@@ -70,10 +71,11 @@ def test_the_shared_gateway_runs_as_the_identity_the_generated_rbac_binds() -> N
         == platform["gateway"]["port"]
         == one(objects, "Service")["spec"]["ports"][0]["port"]
     )
+    service_ports = {p["name"]: p["port"] for p in one(objects, "Service")["spec"]["ports"]}
+    assert service_ports == {"http": config.port, "grpc": config.grpc_port}
 
 
-def test_the_per_tenant_gateway_serves_one_namespace_as_the_trusted_gateway_account() -> None:
-    shared = one(build(BASE), "Deployment")
+def test_the_per_tenant_gateway_serves_one_namespace_as_its_tenants_own_account() -> None:
     objects = build(PER_TENANT)
     assert sorted(o["kind"] for o in objects) == ["Deployment", "Service"]
     deployment = one(objects, "Deployment")
@@ -84,8 +86,10 @@ def test_the_per_tenant_gateway_serves_one_namespace_as_the_trusted_gateway_acco
         ("alpha-dev",),
         "alpha-dev",
     )
-    # The account the generated RBAC and the sandbox-writers policy trust, not one of its own.
-    assert pod["serviceAccountName"] == shared["spec"]["template"]["spec"]["serviceAccountName"]
+    # The tenant gateway's own account, which the generator binds in alpha's namespaces only.
+    spec = yaml.safe_load((REPO / "examples" / "tenants.yaml").read_text())
+    [alpha] = [t for t in spec["spec"]["tenants"] if t["name"] == "alpha"]
+    assert pod["serviceAccountName"] == alpha["gateway"]["serviceAccount"]
     # Its own Service selects its own pods only, not the shared gateway's.
     selector = one(objects, "Service")["spec"]["selector"]
     assert selector["app.kubernetes.io/instance"] == "alpha-dev"
