@@ -5,11 +5,10 @@ bearer token (TokenReview), authorises the caller in that namespace (SubjectAcce
 virtual resource ``sandboxes.gateway.tenantctl.dev``, granted by the RBAC tenantctl generates),
 refuses namespaces that are not tenant namespaces, and creates the Sandbox CR there under its own
 least-privilege identity. The same steps serve OpenShell's gRPC API, where a workspace is a
-namespace. Module map (layers: kube <- auth/namespaces/tracking/sandboxes <- operations <- api,
-grpc_api):
+namespace. Every API-server call goes through ``tenantctl.kube``. Module map (layers:
+auth/namespaces/tracking/sandboxes <- operations <- api, grpc_api):
 
     config, cli       flags and the process entry point
-    kube/             the only code that talks HTTP to the API server, with its own errors
     auth              TokenReview and SubjectAccessReview, with a short TTL cache
     namespaces        which namespaces are tenant namespaces (three serving modes)
     tracking          list-then-watch of Sandbox CRs into an index by namespace/name/uid
