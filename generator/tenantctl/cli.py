@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from tenantctl import __version__, helmcheck
+from tenantctl import __version__, helmcheck, specoptions
 from tenantctl.apply.command import apply, diff
 from tenantctl.commandline import read_spec_or_exit
 from tenantctl.emit import gitops, helm, kustomize, staging
@@ -202,3 +202,4 @@ def generate(
 main.add_command(verify)
 main.add_command(apply)
 main.add_command(diff)
+specoptions.add_spec_options(validate, generate, verify, apply, diff)

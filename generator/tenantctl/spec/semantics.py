@@ -9,9 +9,10 @@ be ``spec.defaults`` shared by many namespaces; identical problems collapse into
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -39,29 +40,62 @@ _QUOTA_NEEDS_LIMIT_DEFAULT = {
 }
 
 
-def check_semantics(data: dict[str, Any], resolved: list[list[ResolvedNamespace]]) -> list[Finding]:
-    checker = _Checker(data, resolved)
+# What a check of a document the schema refused may run into where the shape is not the promised
+# one; such a check is skipped and the schema's own problem stands for it.
+_SHAPE_ERRORS = (KeyError, TypeError, AttributeError, IndexError, ValueError, ArithmeticError)
+
+
+def check_semantics(
+    data: dict[str, Any],
+    resolved: list[list[ResolvedNamespace]] | None,
+    *,
+    tolerant: bool = False,
+) -> list[Finding]:
+    """Semantic findings. ``tolerant``: the schema refused ``data``; check what can be checked.
+
+    ``resolved`` is None when the document could not be resolved; the checks of effective
+    settings and budgets are then skipped.
+    """
+    checker = _Checker(data, resolved, tolerant=tolerant)
     checker.run()
     return list(dict.fromkeys(checker.findings))
 
 
 class _Checker:
-    def __init__(self, data: dict[str, Any], resolved: list[list[ResolvedNamespace]]) -> None:
+    def __init__(
+        self,
+        data: dict[str, Any],
+        resolved: list[list[ResolvedNamespace]] | None,
+        *,
+        tolerant: bool = False,
+    ) -> None:
         self.data = data
         self.resolved = resolved
+        self.tolerant = tolerant
         self.findings: list[Finding] = []
-        platform = data["spec"]["platform"]
-        self.gateway = platform["gateway"]
+        platform = _mapping(_mapping(data.get("spec")).get("platform"))
+        self.gateway = _mapping(platform.get("gateway"))
         self.openshell = self.gateway.get("flavor", "tenantctl") == "openshell"
 
     def add(self, path: Path, message: str, hint: str, *, at_value: bool = True) -> None:
         self.findings.append(Finding(path, message, hint, at_value))
 
-    def run(self) -> None:
+    def guarded(self, check: Callable[[], object]) -> None:
+        """Run ``check``; on a schema-refused document, skip it where the shape is wrong."""
+        if not self.tolerant:
+            check()
+            return
+        with contextlib.suppress(_SHAPE_ERRORS):
+            check()
+
+    def check_metadata(self) -> None:
         self.check_dns_label(("metadata", "name"), self.data["metadata"]["name"])
-        self.check_platform()
-        self.check_settings_blocks()
-        self.check_tenants()
+
+    def run(self) -> None:
+        self.guarded(self.check_metadata)
+        self.guarded(self.check_platform)
+        self.guarded(self.check_settings_blocks)
+        self.guarded(self.check_tenants)
 
     # --- names ----------------------------------------------------------------------------------
 
@@ -192,31 +226,46 @@ class _Checker:
 
     def check_settings_blocks(self) -> None:
         for path, block in self.settings_blocks():
-            settings = {key: block[key] for key in SETTING_KEYS if key in block}
-            quota = settings.get("quota", {})
-            for key, value in quota.get("compute", {}).items():
-                self.check_quantity((*path, "quota", "compute", key), value)
-            for group, resources in settings.get("limits", {}).items():
-                for key, value in resources.items():
-                    self.check_quantity((*path, "limits", group, key), value)
-            network = settings.get("network", {})
-            self.check_egress((*path, "network", "egress"), network.get("egress", []))
-            self.check_ingress((*path, "network", "ingress"), network.get("ingress", []))
-            self.check_agents(
+            self.guarded(lambda path=path, block=block: self.check_settings_block(path, block))
+
+    def check_settings_block(self, path: Path, block: dict[str, Any]) -> None:
+        settings = {key: block[key] for key in SETTING_KEYS if key in block}
+        quota = settings.get("quota", {})
+        network = settings.get("network", {})
+        for check in (
+            lambda: self.check_quantities((*path, "quota", "compute"), quota.get("compute", {})),
+            lambda: self.check_limits((*path, "limits"), settings.get("limits", {})),
+            lambda: self.check_egress((*path, "network", "egress"), network.get("egress", [])),
+            lambda: self.check_ingress((*path, "network", "ingress"), network.get("ingress", [])),
+            lambda: self.check_agents(
                 (*path, "istio", "agents"), settings.get("istio", {}).get("agents", [])
-            )
-            placement = settings.get("placement", {})
-            if "nodeSelector" in placement:
-                self.check_label_map(
-                    (*path, "placement", "nodeSelector"), placement["nodeSelector"]
-                )
+            ),
+            lambda: self.check_placement((*path, "placement"), settings.get("placement", {})),
+        ):
+            self.guarded(check)
+
+    def check_quantities(self, path: Path, quantities: dict[str, Any]) -> None:
+        for key, value in quantities.items():
+            self.check_quantity((*path, key), value)
+
+    def check_limits(self, path: Path, limits: dict[str, dict[str, Any]]) -> None:
+        for group, resources in limits.items():
+            self.check_quantities((*path, group), resources)
+
+    def check_placement(self, path: Path, placement: dict[str, Any]) -> None:
+        if "nodeSelector" in placement:
+            self.check_label_map((*path, "nodeSelector"), placement["nodeSelector"])
 
     def check_quantity(self, path: Path, value: Any) -> Decimal | None:
         try:
-            return parse_quantity(value)
+            quantity = parse_quantity(value)
         except QuantityError as err:
             self.add(path, str(err), "write a quantity such as 500m, 2, 512Mi or 4Gi")
             return None
+        if quantity < 0:
+            self.add(path, f"{value!r} is negative", "write zero or a positive quantity")
+            return None
+        return quantity
 
     def check_ports(self, path: Path, ports: list[dict[str, Any]]) -> None:
         for index, port in enumerate(ports):
@@ -308,35 +357,66 @@ class _Checker:
 
     def check_tenants(self) -> None:
         tenants = self.data["spec"]["tenants"]
-        reserved = self.reserved_namespaces()
+        reserved: dict[str, str] = {}
+        self.guarded(lambda: reserved.update(self.reserved_namespaces()))
         tenant_seen: dict[str, int] = {}
         namespace_seen: dict[str, Path] = {}
         for t_index, tenant in enumerate(tenants):
-            t_path: Path = ("spec", "tenants", t_index)
-            self.check_dns_label((*t_path, "name"), tenant["name"])
-            if tenant["name"] in tenant_seen:
+            self.guarded(
+                lambda t_index=t_index, tenant=tenant: self.check_tenant(
+                    t_index, tenant, reserved, tenant_seen, namespace_seen
+                )
+            )
+
+    def check_tenant(
+        self,
+        t_index: int,
+        tenant: dict[str, Any],
+        reserved: dict[str, str],
+        tenant_seen: dict[str, int],
+        namespace_seen: dict[str, Path],
+    ) -> None:
+        t_path: Path = ("spec", "tenants", t_index)
+        name = tenant.get("name")
+        if isinstance(name, str):
+            self.check_dns_label((*t_path, "name"), name)
+            if name in tenant_seen:
                 self.add(
                     (*t_path, "name"),
-                    f"tenant {tenant['name']!r} is defined twice "
-                    f"(first at spec.tenants[{tenant_seen[tenant['name']]}])",
+                    f"tenant {name!r} is defined twice "
+                    f"(first at spec.tenants[{tenant_seen[name]}])",
                     "merge the two entries or rename one",
                 )
-            tenant_seen.setdefault(tenant["name"], t_index)
-            self.check_roles(t_path, tenant)
-            for key, value in tenant.get("budget", {}).items():
-                self.check_quantity((*t_path, "budget", key), value)
-            for n_index, namespace in enumerate(tenant["namespaces"]):
-                n_path: Path = (*t_path, "namespaces", n_index)
-                self.check_namespace_name(n_path, namespace["name"], reserved, namespace_seen)
-                if "environment" in namespace and not _valid_label_value(namespace["environment"]):
-                    self.add(
-                        (*n_path, "environment"),
-                        f"{namespace['environment']!r} is not a valid label value",
-                        "use up to 63 letters, digits, '-', '_' or '.'",
-                    )
+            tenant_seen.setdefault(name, t_index)
+        self.guarded(lambda: self.check_roles(t_path, tenant))
+        self.guarded(lambda: self.check_quantities((*t_path, "budget"), tenant.get("budget", {})))
+        for n_index, namespace in enumerate(tenant["namespaces"]):
+            n_path: Path = (*t_path, "namespaces", n_index)
+            self.guarded(
+                lambda n_path=n_path, namespace=namespace: self.check_namespace_name(
+                    n_path, namespace["name"], reserved, namespace_seen
+                )
+            )
+            self.guarded(
+                lambda n_path=n_path, namespace=namespace: self.check_environment(n_path, namespace)
+            )
+            if self.resolved is not None:
                 resolved = self.resolved[t_index][n_index]
-                self.check_effective(n_path, resolved.layers, resolved.settings)
-            self.check_budget(t_index, tenant)
+                self.guarded(
+                    lambda n_path=n_path, resolved=resolved: self.check_effective(
+                        n_path, resolved.layers, resolved.settings
+                    )
+                )
+        if self.resolved is not None:
+            self.guarded(lambda: self.check_budget(t_index, tenant))
+
+    def check_environment(self, n_path: Path, namespace: dict[str, Any]) -> None:
+        if "environment" in namespace and not _valid_label_value(namespace["environment"]):
+            self.add(
+                (*n_path, "environment"),
+                f"{namespace['environment']!r} is not a valid label value",
+                "use up to 63 letters, digits, '-', '_' or '.'",
+            )
 
     def check_roles(self, t_path: Path, tenant: dict[str, Any]) -> None:
         roles = tenant.get("roles", {})
@@ -496,6 +576,10 @@ class _Checker:
                     f"the budget of {limit} leaves no {key} for some namespaces",
                     "raise the budget or lower the quotas set explicitly",
                 )
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _plain(value: Decimal) -> str:
