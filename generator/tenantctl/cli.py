@@ -171,6 +171,10 @@ def generate(
             delivery = gitops.Delivery(
                 gitops_tool, repo_url, revision, path_prefix, gitops_namespace
             )
+            conflict = gitops.namespace_conflict(tenantset, delivery)
+            if conflict is not None:
+                _error(f"{spec}: {conflict}. Nothing was written.")
+                sys.exit(EXIT_BAD_SPEC)
             result = gitops.gitops_output(tenantset, rendering, delivery)
             files.update(gitops.tree_files(tenantset.spec_id, gitops_tool, result))
             owned.append(gitops.output_folder(gitops_tool))

@@ -399,3 +399,16 @@ def tree_files(spec_id: str, tool: Tool, output: GitopsOutput) -> dict[str, str]
         header,
     )
     return files
+
+
+def namespace_conflict(tenantset: TenantSet, delivery: Delivery) -> str | None:
+    """Why the GitOps namespace may not be used with this spec: it is a tenant's namespace."""
+    gitops_namespace = delivery.gitops_namespace
+    for tenant in tenantset.tenants:
+        if any(namespace.name == gitops_namespace for namespace in tenant.namespaces):
+            return (
+                f"the GitOps namespace {gitops_namespace!r} is a namespace of tenant "
+                f"{tenant.name!r}, whose admins would then control what syncs every tenant; "
+                "pass another --gitops-namespace, or rename the tenant's namespace"
+            )
+    return None

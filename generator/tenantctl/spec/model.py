@@ -62,6 +62,8 @@ class Platform:
     dns_pod_labels: dict[str, str]
     managers: Managers
     allowed_cluster_roles: tuple[str, ...]
+    # Well-known platform namespaces no tenant may own (tenantctl.spec.reserved).
+    reserved_namespaces: tuple[str, ...] = ()
 
     @property
     def gateway_identity(self) -> ServiceAccountRef:

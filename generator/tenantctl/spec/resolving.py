@@ -20,6 +20,7 @@ from typing import Any, cast
 from tenantctl.spec import model
 from tenantctl.spec.paths import Path
 from tenantctl.spec.quantities import QuantityError, format_share, parse_quantity
+from tenantctl.spec.reserved import WELL_KNOWN
 
 SETTING_KEYS = (
     "podSecurity",
@@ -240,6 +241,7 @@ def _platform(raw: dict[str, Any]) -> model.Platform:
             ),
         ),
         allowed_cluster_roles=tuple(raw.get("allowedClusterRoles", ("admin", "edit", "view"))),
+        reserved_namespaces=tuple(raw.get("reservedNamespaces", WELL_KNOWN)),
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from tenantctl.spec.loading import Finding
 from tenantctl.spec.paths import Path
 from tenantctl.spec.quantities import QuantityError, parse_quantity
+from tenantctl.spec.reserved import WELL_KNOWN, reserved_problem
 from tenantctl.spec.resolving import SETTING_KEYS, ResolvedNamespace, SettingLayers
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -26,7 +27,6 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 OPENSHELL_MAX_NAME = 19
-RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 # A compute quota key and the LimitRange entry that gives pods without resources a value for it.
 # LimitRange applies ``default`` as the request too when ``defaultRequest`` is absent.
@@ -94,6 +94,7 @@ class _Checker:
     def run(self) -> None:
         self.guarded(self.check_metadata)
         self.guarded(self.check_platform)
+        self.guarded(self.check_reserved_entries)
         self.guarded(self.check_settings_blocks)
         self.guarded(self.check_tenants)
 
@@ -203,9 +204,25 @@ class _Checker:
                     "remove it; use admin for tenant administrators",
                 )
 
+    def well_known_namespaces(self) -> list[str]:
+        platform = _mapping(_mapping(self.data.get("spec")).get("platform"))
+        entries = platform.get("reservedNamespaces", WELL_KNOWN)
+        return [entry for entry in entries if isinstance(entry, str)]
+
+    def check_reserved_entries(self) -> None:
+        path: Path = ("spec", "platform", "reservedNamespaces")
+        for index, entry in enumerate(self.data["spec"]["platform"].get("reservedNamespaces", [])):
+            name = entry[:-1].rstrip("-") if entry.endswith("*") else entry
+            if not name or not _DNS_LABEL.match(name):
+                self.add(
+                    (*path, index),
+                    f"{entry!r} is neither a namespace name nor a prefix ending in '*'",
+                    "write a namespace name such as argocd, or a prefix such as openshift-*",
+                )
+
     def reserved_namespaces(self) -> dict[str, str]:
         platform = self.data["spec"]["platform"]
-        reserved = {name: "a Kubernetes system namespace" for name in RESERVED_NAMESPACES}
+        reserved: dict[str, str] = {}
         reserved[self.gateway.get("namespace", "tenantctl-system")] = "the gateway's namespace"
         controller_ns = platform.get("controller", {}).get("namespace", "agent-sandbox-system")
         reserved[controller_ns] = "the agent-sandbox controller's namespace"
@@ -464,10 +481,9 @@ class _Checker:
                 "characters and no '--'",
                 "shorten the namespace name",
             )
-        if name in reserved:
-            self.add(name_path, f"{name!r} is {reserved[name]}", "choose another namespace name")
-        elif name.startswith("kube-"):
-            self.add(name_path, f"{name!r} uses the reserved prefix 'kube-'", "choose another name")
+        problem = reserved_problem(name, reserved, self.well_known_namespaces())
+        if problem is not None:
+            self.add(name_path, *problem)
         if name in seen:
             other = seen[name]
             self.add(

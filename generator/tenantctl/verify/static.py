@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tenantctl.spec.model import TenantSet
-from tenantctl.verify import admission, istio, network, quota, rbac
+from tenantctl.verify import admission, istio, network, quota, rbac, reserved
 from tenantctl.verify.expectations import Expectations
 from tenantctl.verify.manifests import Inventory, Manifest, without_cycle_collection
 from tenantctl.verify.results import PLATFORM, Verification, failed, passed
@@ -74,6 +74,7 @@ def _verify(
     results.extend(rbac_results)
     results.extend(istio.check_istio(inventory, expectations))
     results.extend(quota.check_quota(inventory, expectations))
+    results.extend(reserved.check_reserved(expectations, tenantset))
     results.append(admission.check_admission(inventory, tenantset))
     verification.permissions = summaries
 
