@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
+from tenantctl.spec import quotafit
 from tenantctl.spec.loading import Finding
 from tenantctl.spec.paths import Path
 from tenantctl.spec.quantities import QuantityError, parse_quantity
@@ -424,8 +425,33 @@ class _Checker:
                         n_path, resolved.layers, resolved.settings
                     )
                 )
+                self.guarded(
+                    lambda n_path=n_path, resolved=resolved: self.check_quota_fit(
+                        t_index, n_path, resolved
+                    )
+                )
         if self.resolved is not None:
             self.guarded(lambda: self.check_budget(t_index, tenant))
+
+    def check_quota_fit(self, t_index: int, n_path: Path, resolved: ResolvedNamespace) -> None:
+        limits = resolved.settings["limits"]
+        for misfit in quotafit.misfits(
+            resolved.compute,
+            limits.get("default", {}),
+            limits.get("defaultRequest", {}),
+            limits.get("max", {}),
+        ):
+            setting = ("quota", "compute", misfit.quota_key)
+            where = resolved.layers.origin(setting)
+            if where is None or (
+                where[:2] == ("spec", "defaults") and self.budget_has(t_index, misfit.quota_key)
+            ):
+                where = ("spec", "tenants", t_index, "budget", misfit.quota_key)
+            name = self.data["spec"]["tenants"][t_index]["namespaces"][n_path[-1]]["name"]
+            self.add(where, f"namespace {name!r}: {misfit.message}", misfit.hint)
+
+    def budget_has(self, t_index: int, key: str) -> bool:
+        return key in self.data["spec"]["tenants"][t_index].get("budget", {})
 
     def check_environment(self, n_path: Path, namespace: dict[str, Any]) -> None:
         if "environment" in namespace and not _valid_label_value(namespace["environment"]):
