@@ -2,7 +2,8 @@
 
 Each tenant namespace denies all ingress and egress, then allows DNS (UDP and TCP 53 to the DNS
 pods), the gateway pods on the gateway port (the sandbox supervisor dials out to the gateway), the
-declared egress CIDRs, declared ingress sources, the agent calls the Istio agent mapping declares,
+declared egress CIDRs (with the cluster's own networks carved out, ``spec/carving.py``),
+declared ingress sources, the agent calls the Istio agent mapping declares,
 and optionally the tenant's own other namespaces.
 
 Namespaces are selected only by ``kubernetes.io/metadata.name``, which the API server sets and
@@ -16,6 +17,7 @@ from typing import Any
 
 from tenantctl import labels
 from tenantctl.render.meta import Manifest, manifest, metadata, ownership_labels
+from tenantctl.spec import carving
 from tenantctl.spec.model import Agent, Port, Tenant, TenantNamespace, TenantSet
 
 NETWORK_API = "networking.k8s.io/v1"
@@ -151,8 +153,11 @@ def render_tenant_policies(
     ]
     for rule in namespace.egress:
         block: dict[str, Any] = {"cidr": rule.cidr}
-        if rule.except_cidrs:
-            block["except"] = list(rule.except_cidrs)
+        excepts = carving.carved_excepts(
+            rule.cidr, rule.except_cidrs, tenantset.cluster_networks.all()
+        )
+        if excepts:
+            block["except"] = excepts
         policies.append(
             policy(
                 f"allow-egress-{rule.name}",

@@ -157,10 +157,22 @@ class Tenant:
 
 
 @dataclass(frozen=True)
+class ClusterNetworks:
+    """The cluster's pod and Service address ranges (``spec.clusterNetworks``), as CIDRs."""
+
+    pods: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+
+    def all(self) -> tuple[str, ...]:
+        return (*self.pods, *self.services)
+
+
+@dataclass(frozen=True)
 class TenantSet:
     spec_id: str
     platform: Platform
     tenants: tuple[Tenant, ...]
+    cluster_networks: ClusterNetworks = field(default_factory=ClusterNetworks)
 
     def namespaces(self) -> list[TenantNamespace]:
         return [ns for tenant in self.tenants for ns in tenant.namespaces]

@@ -196,8 +196,14 @@ def build_model(
                 namespaces=namespaces,
             )
         )
+    networks = spec.get("clusterNetworks", {})
     return model.TenantSet(
-        spec_id=data["metadata"]["name"], platform=platform, tenants=tuple(tenants)
+        spec_id=data["metadata"]["name"],
+        platform=platform,
+        tenants=tuple(tenants),
+        cluster_networks=model.ClusterNetworks(
+            pods=tuple(networks.get("pods", ())), services=tuple(networks.get("services", ()))
+        ),
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from tenantctl.spec import quotafit
+from tenantctl.spec import carving, quotafit
 from tenantctl.spec.loading import Finding
 from tenantctl.spec.paths import Path
 from tenantctl.spec.quantities import QuantityError, parse_quantity
@@ -96,6 +96,7 @@ class _Checker:
         self.guarded(self.check_metadata)
         self.guarded(self.check_platform)
         self.guarded(self.check_reserved_entries)
+        self.guarded(self.check_cluster_networks)
         self.guarded(self.check_settings_blocks)
         self.guarded(self.check_tenants)
 
@@ -325,7 +326,35 @@ class _Checker:
                         f"{excluded} is not inside {rule['cidr']}",
                         "list only ranges within cidr under except",
                     )
+            if network is not None:
+                self.check_not_in_cluster((*path, index, "cidr"), rule["cidr"])
             self.check_ports((*path, index, "ports"), rule.get("ports", []))
+
+    def cluster_networks(self) -> list[str]:
+        networks = _mapping(_mapping(self.data.get("spec")).get("clusterNetworks"))
+        return [
+            cidr
+            for kind in ("pods", "services")
+            for cidr in networks.get(kind, [])
+            if isinstance(cidr, str) and _is_network(cidr)
+        ]
+
+    def check_cluster_networks(self) -> None:
+        path: Path = ("spec", "clusterNetworks")
+        networks = self.data["spec"].get("clusterNetworks", {})
+        for kind in ("pods", "services"):
+            for index, cidr in enumerate(networks.get(kind, [])):
+                self.check_cidr((*path, kind, index), cidr)
+
+    def check_not_in_cluster(self, path: Path, cidr: str) -> None:
+        network = carving.inside(cidr, self.cluster_networks())
+        if network is not None:
+            self.add(
+                path,
+                f"{cidr} lies inside the cluster network {network}: the rule would reach other "
+                "tenants' pods or Services, and cannot be carved out",
+                "allow in-cluster traffic with network.ingress, allowSameTenant or Istio agents",
+            )
 
     def check_cidr(
         self, path: Path, value: str
@@ -618,6 +647,14 @@ class _Checker:
                     f"the budget of {limit} leaves no {key} for some namespaces",
                     "raise the budget or lower the quotas set explicitly",
                 )
+
+
+def _is_network(value: str) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        return False
+    return True
 
 
 def _mapping(value: object) -> dict[str, Any]:
