@@ -29,6 +29,7 @@ from typing import Any
 import jinja2
 
 from tenantctl import __version__, labels
+from tenantctl.emit import names
 from tenantctl.emit.yamlio import dump_documents
 from tenantctl.render import istio, network, openshell, quota, rbac
 from tenantctl.render.bundle import render
@@ -55,7 +56,7 @@ FACTORED_SETTINGS = (
 
 
 def chart_name(spec_id: str) -> str:
-    return f"tenantctl-{spec_id}"[:53]
+    return names.fit(f"tenantctl-{spec_id}", names.HELM_CHART_LIMIT)
 
 
 def _ports(ports: tuple[Port, ...]) -> list[dict[str, Any]]:
