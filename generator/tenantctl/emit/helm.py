@@ -116,7 +116,7 @@ def _namespace_values(namespace: TenantNamespace) -> dict[str, Any]:
             "istio": {
                 "enabled": namespace.istio.enabled,
                 "mtls": namespace.istio.mtls,
-                "sidecarInjection": namespace.istio.sidecar_injection,
+                "dataPlane": namespace.istio.data_plane,
                 "agents": [
                     {
                         "name": agent.name,
@@ -144,7 +144,7 @@ BUILTIN_SETTINGS: dict[str, Any] = {
     "allowLoadBalancer": False,
     "requirePullAlways": True,
     "network": {"allowSameTenant": False, "egress": [], "ingress": []},
-    "istio": {"enabled": False, "mtls": "STRICT", "sidecarInjection": False, "agents": []},
+    "istio": {"enabled": False, "mtls": "STRICT", "dataPlane": "sidecar", "agents": []},
 }
 
 # Shared files of the Rendering that the chart's own templates compute from values. Every other
@@ -346,7 +346,7 @@ def _namespace_schema(*, named: bool) -> dict[str, Any]:
             "properties": {
                 "enabled": {"type": "boolean"},
                 "mtls": {"enum": ["STRICT", "PERMISSIVE"]},
-                "sidecarInjection": {"type": "boolean"},
+                "dataPlane": {"enum": ["sidecar", "ambient"]},
                 "agents": {
                     "type": "array",
                     "items": {

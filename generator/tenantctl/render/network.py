@@ -24,6 +24,8 @@ NETWORK_API = "networking.k8s.io/v1"
 ISTIO_CONTROL_PLANE_NAMESPACE = "istio-system"
 ISTIOD_LABELS = {"app": "istiod"}
 ISTIOD_XDS_PORT = 15012
+# Istio ambient mode: ztunnel tunnels pod-to-pod traffic over HBONE to this port of the pod.
+ISTIO_HBONE_PORT = 15008
 
 
 def namespace_peer(names: list[str], pod_labels: dict[str, str] | None = None) -> dict[str, Any]:
@@ -117,6 +119,15 @@ def agent_calls(tenantset: TenantSet) -> AgentCalls:
     return calls
 
 
+def _mesh_ports(ports: tuple[int, ...], namespace: TenantNamespace) -> list[dict[str, Any]]:
+    """TCP ``ports`` for agent traffic; in an ambient namespace also Istio's HBONE port, which
+    ztunnel uses to carry the same calls between pods. No ports means all ports."""
+    result = [{"protocol": "TCP", "port": port} for port in ports]
+    if result and namespace.istio.enabled and namespace.istio.data_plane == "ambient":
+        result.append({"protocol": "TCP", "port": ISTIO_HBONE_PORT})
+    return result
+
+
 def render_tenant_policies(
     tenantset: TenantSet, tenant: Tenant, namespace: TenantNamespace, calls: AgentCalls
 ) -> list[Manifest]:
@@ -195,7 +206,7 @@ def render_tenant_policies(
                 ingress=[
                     _rule(
                         [namespace_peer(agent_client_namespaces(agent))],
-                        [{"protocol": "TCP", "port": port} for port in agent.ports],
+                        _mesh_ports(agent.ports, namespace),
                         "from",
                     )
                 ],
@@ -208,7 +219,7 @@ def render_tenant_policies(
                 egress=[
                     _rule(
                         [namespace_peer([target], agent.selector)],
-                        [{"protocol": "TCP", "port": port} for port in agent.ports],
+                        _mesh_ports(agent.ports, namespace),
                         "to",
                     )
                     for target, agent in calls[ns]

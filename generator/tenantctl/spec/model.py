@@ -113,8 +113,10 @@ class PodSecurity:
 class Istio:
     enabled: bool
     mtls: Literal["STRICT", "PERMISSIVE"]
+    # True when the namespace's workloads get sidecars (data_plane "sidecar" and enabled).
     sidecar_injection: bool
     agents: tuple[Agent, ...]
+    data_plane: Literal["sidecar", "ambient"] = "sidecar"
 
 
 @dataclass(frozen=True)

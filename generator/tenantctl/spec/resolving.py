@@ -38,7 +38,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "quota": {"compute": {}, "objects": {"services.nodeports": 0, "services.loadbalancers": 0}},
     "limits": {"default": {}, "defaultRequest": {}, "max": {}},
     "network": {"egress": [], "allowSameTenant": False, "ingress": []},
-    "istio": {"enabled": False, "mtls": "STRICT", "sidecarInjection": False, "agents": []},
+    "istio": {"enabled": False, "mtls": "STRICT", "dataPlane": "sidecar", "agents": []},
     "placement": {"nodeSelector": {}},
     "services": {"allowNodePort": False, "allowLoadBalancer": False},
     "images": {"requirePullAlways": True},
@@ -302,7 +302,7 @@ def _namespace(
         istio=model.Istio(
             enabled=istio["enabled"],
             mtls=istio["mtls"],
-            sidecar_injection=istio["sidecarInjection"],
+            sidecar_injection=istio["enabled"] and istio["dataPlane"] == "sidecar",
             agents=tuple(
                 model.Agent(
                     name=agent["name"],
@@ -313,6 +313,7 @@ def _namespace(
                 )
                 for agent in istio["agents"]
             ),
+            data_plane=istio["dataPlane"],
         ),
         node_selector=dict(settings["placement"]["nodeSelector"]),
         allow_nodeport=settings["services"]["allowNodePort"],

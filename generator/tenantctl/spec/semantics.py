@@ -576,6 +576,15 @@ class _Checker:
                 "caller has no identity to check",
                 "set istio.mtls: STRICT",
             )
+        if istio["enabled"] and istio.get("sidecarInjection") is False:
+            where = layers.origin(("istio", "sidecarInjection")) or n_path
+            self.add(
+                where,
+                "sidecarInjection: false leaves the namespace's workloads outside the mesh, so "
+                "its STRICT mTLS and AuthorizationPolicies would bind no workload",
+                "remove sidecarInjection and choose istio.dataPlane: sidecar or ambient",
+                at_value=False,
+            )
         if istio["agents"] and not istio["enabled"]:
             where = layers.origin(("istio", "agents")) or n_path
             self.add(

@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tenantctl.spec.model import TenantSet
-from tenantctl.verify import admission, istio, network, quota, quotafit, rbac, reserved
+from tenantctl.verify import (
+    admission,
+    istio,
+    istio_enrolment,
+    network,
+    quota,
+    quotafit,
+    rbac,
+    reserved,
+)
 from tenantctl.verify.expectations import Expectations
 from tenantctl.verify.manifests import Inventory, Manifest, without_cycle_collection
 from tenantctl.verify.results import PLATFORM, Verification, failed, passed
@@ -73,6 +82,7 @@ def _verify(
     rbac_results, summaries = rbac.check_rbac(inventory, expectations, builtin_roles)
     results.extend(rbac_results)
     results.extend(istio.check_istio(inventory, expectations))
+    results.extend(istio_enrolment.check_enrolment(inventory, expectations))
     results.extend(quota.check_quota(inventory, expectations))
     results.extend(reserved.check_reserved(expectations, tenantset))
     results.extend(quotafit.check_defaults_fit(inventory, expectations))
