@@ -315,6 +315,22 @@ def infer(inventory: Inventory) -> Expectations:
     for tenant in tenants:
         names = frozenset(tenant.namespaces)
         allowances.append(Allowance("same tenant", names, names, ALL_PORTS))
+    # A sidecar-injected namespace's proxies must reach istiod, as tenantctl renders it.
+    injected = frozenset(
+        name
+        for name in tenant_of
+        if inventory.namespace_labels(name).get(labels.ISTIO_INJECTION) == "enabled"
+    )
+    if injected:
+        allowances.append(
+            Allowance(
+                "istiod",
+                injected,
+                frozenset([render_network.ISTIO_CONTROL_PLANE_NAMESPACE]),
+                PortSet.single("TCP", render_network.ISTIOD_XDS_PORT),
+                destination_pods=Selector.from_labels(render_network.ISTIOD_LABELS),
+            )
+        )
     allowances.append(
         Allowance(
             "from a platform namespace (no spec to compare with)",
