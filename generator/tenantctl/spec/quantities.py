@@ -8,9 +8,10 @@ The syntax accepted is the API server's own (``ParseQuantity`` in k8s.io/apimach
 server runs on every quantity it decodes), including its leniencies, so that a value the server
 stores is never refused here and a value it refuses is never written:
 
-- surrounding white space is trimmed; an optional ``+`` or ``-`` sign comes first;
+- surrounding spaces are trimmed; an optional ``+`` or ``-`` sign comes first;
 - the number is digits with an optional fraction (``1``, ``1.5``, ``1.``, ``.5``); a sign, or a
-  lone ``.``, with no digits at all is zero;
+  lone ``.``, with no digits at all is zero, except before ``Pi``, ``Ei`` or an exponent below
+  ``e-9``;
 - the suffix is one of ``n u m "" k M G T P E`` (decimal), ``Ki Mi Gi Ti Pi Ei`` (binary), or
   ``e``/``E`` followed by a signed integer exponent (``1e3``, ``1E-2``); ``E`` alone is exa;
 - values are rounded up to a whole nano unit and capped at 2^63-1, as the server stores them.
@@ -53,20 +54,23 @@ def parse_quantity(value: object) -> Decimal:
     """The quantity's value in base units; QuantityError when the API server would refuse it."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise QuantityError(f"{value!r} is not a quantity")
-    text = str(value).strip()
+    # The server trims spaces; other white space reaches it JSON-escaped, and is refused.
+    text = str(value).strip(" ")
     if not text:
         raise QuantityError(f"{str(value)!r} is not a Kubernetes quantity")
     parts = _split(text)
     if parts is None:
         raise QuantityError(f"{text!r} is not a Kubernetes quantity")
-    negative, number, suffix = parts
+    negative, number, suffix, has_digits = parts
     scaled = _scale(number, suffix)
     if scaled is None:
         raise QuantityError(f"{text!r} has an unknown suffix {suffix!r}")
+    if not has_digits and _needs_digits(suffix):
+        raise QuantityError(f"{text!r} has no digits")
     return -scaled if negative else scaled
 
 
-def _split(text: str) -> tuple[bool, Decimal, str] | None:
+def _split(text: str) -> tuple[bool, Decimal, str, bool] | None:
     """Sign, number and suffix of ``text``, read as apimachinery reads them; None if malformed."""
     position = 0
     negative = text[0] == "-"
@@ -93,7 +97,23 @@ def _split(text: str) -> tuple[bool, Decimal, str] | None:
         position += 1
     if position != len(text):
         return None
-    return negative, number, text[suffix_start:]
+    has_digits = any(character in _DIGITS for character in text[:suffix_start])
+    return negative, number, text[suffix_start:], has_digits
+
+
+def _needs_digits(suffix: str) -> bool:
+    """Whether the server refuses ``suffix`` after a number written without any digit.
+
+    A sign or a lone ``.`` reads as zero only where the server's exact 64-bit path handles the
+    suffix: not for exponents below nano (``e-10``) nor for ``Pi`` and ``Ei``, whose general
+    path parses the digits as written and finds none.
+    """
+    if suffix in _BINARY_SUFFIXES:
+        return _BINARY_SUFFIXES[suffix] * 3 // 10 > 13
+    if suffix in _DECIMAL_SUFFIXES:
+        return False
+    exponent = _exponent(suffix[1:])
+    return exponent is not None and exponent < -9
 
 
 def _scale(number: Decimal, suffix: str) -> Decimal | None:

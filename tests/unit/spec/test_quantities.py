@@ -1,7 +1,7 @@
 """Kubernetes quantities: every form the API server accepts, and nothing it refuses.
 
 Aspects: decimal, binary and exponent suffixes up to exa, signs and fractions, the server's
-leniencies (surrounding space, a bare sign), rounding to nano units and the 2^63-1 cap, and the
+leniencies (surrounding spaces, a bare sign where its exact path reads it as zero), rounding to nano units and the 2^63-1 cap, and the
 refused forms. tests/integration/test_quantities.py holds the same table against a real server.
 """
 
@@ -41,6 +41,8 @@ INT64_MAX = Decimal(2**63 - 1)
         ("0", Decimal(0)),
         (".", Decimal(0)),
         ("-", Decimal(0)),
+        ("Mi", Decimal(0)),
+        ("+n", Decimal(0)),
     ],
 )
 def test_the_forms_the_api_server_accepts_parse_to_their_value(text: str, value: Decimal) -> None:
@@ -77,6 +79,10 @@ def test_yaml_numbers_are_quantities_too() -> None:
         ("1e+", "'1e+' has an unknown suffix 'e+'"),
         ("1Ki3", "'1Ki3' has an unknown suffix 'Ki3'"),
         ("1Eim", "'1Eim' has an unknown suffix 'Eim'"),
+        ("\t2", "'\\t2' is not a Kubernetes quantity"),
+        ("Ei", "'Ei' has no digits"),
+        ("-Pi", "'-Pi' has no digits"),
+        (".e-10", "'.e-10' has no digits"),
         (
             "1e99999999999999999999",
             "'1e99999999999999999999' has an unknown suffix 'e99999999999999999999'",
