@@ -1,8 +1,9 @@
 """Kubernetes quantities: every form the API server accepts, and nothing it refuses.
 
 Aspects: decimal, binary and exponent suffixes up to exa, signs and fractions, the server's
-leniencies (surrounding spaces, a bare sign where its exact path reads it as zero), rounding to nano units and the 2^63-1 cap, and the
-refused forms. tests/integration/test_quantities.py holds the same table against a real server.
+leniencies (surrounding spaces, a bare sign where its exact path reads it as zero), rounding to
+nano units and the 2^63-1 cap, and the refused forms. tests/integration/test_quantities.py
+compares the parser with a real API server over a generated corpus.
 """
 
 from __future__ import annotations
