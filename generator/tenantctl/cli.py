@@ -22,6 +22,7 @@ from tenantctl.apply.command import apply, diff
 from tenantctl.commandline import read_spec_or_exit
 from tenantctl.emit import gitops, helm, kustomize, staging
 from tenantctl.kubeconform import Finding, Report, ToolMissing, validate_manifests
+from tenantctl.progress import Progress
 from tenantctl.render.bundle import render
 from tenantctl.verify.command import verify
 
@@ -157,7 +158,9 @@ def generate(
         raise click.UsageError("--gitops syncs the Kustomize tree: use it with --format kustomize")
     if gitops_tool is not None and not repo_url:
         raise click.UsageError("--gitops needs --repo-url (the repository OUTPUT is committed to)")
+    progress = Progress()
     tenantset = read_spec_or_exit(spec, not_done="nothing was written")
+    progress.step(f"rendering {len(tenantset.namespaces())} namespaces")
     rendering = render(tenantset)
     notes: list[str] = []
     if output_format == "helm":
@@ -179,9 +182,11 @@ def generate(
             files.update(gitops.tree_files(tenantset.spec_id, gitops_tool, result))
             owned.append(gitops.output_folder(gitops_tool))
             notes = result.notes
+    progress.step(f"writing {len(files)} files")
     with staging.staging_folder(output) as stage:
         staging.write_files(stage, files)
         if validate_output:
+            progress.step("validating the output")
             try:
                 if output_format == "helm":
                     report = _validate_chart(stage)

@@ -89,6 +89,24 @@ def test_an_alias_bomb_is_refused_in_well_under_a_second(tmp_path: Path) -> None
     assert float(stdout) < 1.0
 
 
+def test_the_locating_parser_refuses_an_alias_bomb_too(tmp_path: Path) -> None:
+    spec = tmp_path / "bomb.yaml"
+    spec.write_text(billion_laughs())
+    locate = (
+        "import sys\n"
+        "from tenantctl.spec.loading import locate_spec\n"
+        "from tenantctl.spec.problems import SpecError\n"
+        "try:\n"
+        "    locate_spec(open(sys.argv[1]).read(), 'bomb.yaml')\n"
+        "except SpecError as err:\n"
+        "    print(err)\n"
+    )
+    code, stdout, stderr, peak_kib = run_limited("-c", locate, str(spec), module=False)
+    assert (code, stderr) == (0, "")
+    assert stdout.startswith("bomb.yaml:11:72: <document>: YAML aliases expand to more than")
+    assert peak_kib < 200 * 1024
+
+
 def test_aliases_within_the_caps_still_work(tmp_path: Path) -> None:
     spec = tmp_path / "tenants.yaml"
     text = EXAMPLE.read_text()

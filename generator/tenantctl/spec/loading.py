@@ -9,6 +9,9 @@ Two parsers, for two jobs:
   1-based line and column of every key and value, so a problem at ``spec.tenants[3].name``
   prints as ``FILE:LINE:COL``. It runs only when there is something to report, and it also
   produces the located messages for YAML syntax errors and duplicate keys.
+
+Both are guarded by ``spec.limits`` (file size, alias expansion, depth) before they run, and
+``read_source`` locates a byte that is not UTF-8 at its line and column.
 """
 
 from __future__ import annotations
@@ -190,6 +193,8 @@ def locate_spec(text: str, file: str) -> Locations:
     """Positions of every key and value; SpecError for syntax errors and duplicate keys."""
     locations = Locations(file)
     lines = _LineIndex(text)
+    # Walking the composed nodes follows every alias: refuse a bomb here too.
+    input_limits.check_expansion(text, file, input_limits.current(), lines.position)
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as err:
