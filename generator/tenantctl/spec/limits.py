@@ -128,8 +128,21 @@ def check_expansion(
                     sizes[anchor] = count
                 parent_anchor, parent_count = open_nodes[-1]
                 open_nodes[-1] = (parent_anchor, parent_count + count)
-    except yaml.YAMLError:
-        return
+    except yaml.MarkedYAMLError as err:
+        if "*" not in text:
+            return  # no alias to expand: the parsers report the syntax error in their words
+        # An alias bomb must not reach a parser whose own check was cut short.
+        mark = err.problem_mark or err.context_mark
+        _refuse(
+            file,
+            position(mark) if mark else (1, 1),
+            f"YAML syntax error: {err.problem or err.context}",
+            hint="fix the YAML syntax at this position",
+            refusing=False,
+        )
+    except yaml.YAMLError as err:
+        if "*" in text:
+            _refuse(file, (1, 1), f"YAML error: {err}", hint="", refusing=False)
 
 
 def _refuse(
@@ -137,15 +150,8 @@ def _refuse(
     where: tuple[int, int],
     what: str,
     hint: str = "write the repeated parts out, or share fewer, smaller blocks",
+    *,
+    refusing: bool = True,
 ) -> None:
-    raise SpecError(
-        [
-            Problem(
-                file,
-                *where,
-                "",
-                f"{what}; refusing to read the document",
-                hint,
-            )
-        ]
-    )
+    message = f"{what}; refusing to read the document" if refusing else what
+    raise SpecError([Problem(file, *where, "", message, hint)])
