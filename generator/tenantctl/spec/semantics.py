@@ -585,6 +585,14 @@ class _Checker:
                 "remove sidecarInjection and choose istio.dataPlane: sidecar or ambient",
                 at_value=False,
             )
+        if istio.get("sidecarInjection") is True and istio["dataPlane"] == "ambient":
+            where = layers.origin(("istio", "sidecarInjection")) or n_path
+            self.add(
+                where,
+                "sidecarInjection: true contradicts istio.dataPlane: ambient",
+                "remove sidecarInjection; istio.dataPlane chooses the data plane",
+                at_value=False,
+            )
         if istio["agents"] and not istio["enabled"]:
             where = layers.origin(("istio", "agents")) or n_path
             self.add(

@@ -111,3 +111,25 @@ def test_verify_accepts_ambient_and_revisioned_enrolment() -> None:
         del namespace["metadata"]["labels"][labels.ISTIO_INJECTION]
         namespace["metadata"]["labels"].update(enrolment)
         assert one(run(objects), "istio.enrolment", "blue-a").ok, enrolment
+
+
+def test_sidecar_injection_true_contradicts_ambient(tmp_path: Path) -> None:
+    spec = tmp_path / "tenants.yaml"
+    spec.write_text(
+        EXAMPLE.read_text().replace(
+            "            enabled: true\n",
+            "            enabled: true\n            dataPlane: ambient\n"
+            "            sidecarInjection: true\n",
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "tenantctl", "validate", str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert (
+        "istio.sidecarInjection: sidecarInjection: true contradicts istio.dataPlane: ambient "
+        "(remove sidecarInjection; istio.dataPlane chooses the data plane)\n"
+    ) in result.stderr
