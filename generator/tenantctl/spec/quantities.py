@@ -22,6 +22,7 @@ stores is never refused here and a value it refuses is never written:
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
+from functools import lru_cache
 
 _DECIMAL_SUFFIXES: dict[str, int] = {
     "n": -9,
@@ -54,10 +55,16 @@ def parse_quantity(value: object) -> Decimal:
     """The quantity's value in base units; QuantityError when the API server would refuse it."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise QuantityError(f"{value!r} is not a quantity")
+    return _parse_text(str(value))
+
+
+# A spec repeats the same few quantities in every namespace; Decimals are immutable.
+@lru_cache(maxsize=4096)
+def _parse_text(written: str) -> Decimal:
     # The server trims spaces; other white space reaches it JSON-escaped, and is refused.
-    text = str(value).strip(" ")
+    text = written.strip(" ")
     if not text:
-        raise QuantityError(f"{str(value)!r} is not a Kubernetes quantity")
+        raise QuantityError(f"{written!r} is not a Kubernetes quantity")
     parts = _split(text)
     if parts is None:
         raise QuantityError(f"{text!r} is not a Kubernetes quantity")
