@@ -230,3 +230,15 @@ def test_a_byte_that_is_not_utf8_is_located_at_that_byte(tmp_path: Path) -> None
         f"{offset} cannot be decoded (save the file as UTF-8)\n"
         f"1 problem in {spec}; it is not valid.\n"
     )
+
+
+@pytest.mark.parametrize("command", ["generate", "verify", "apply", "diff"])
+def test_every_command_that_reads_a_spec_takes_the_size_limit(tmp_path: Path, command: str) -> None:
+    extra = ["-o", str(tmp_path / "out")] if command == "generate" else []
+    code, _, stderr, _ = run_limited(command, "--max-spec-bytes", "100", str(EXAMPLE), *extra)
+    size = EXAMPLE.stat().st_size
+    assert code == 2
+    assert stderr.startswith(
+        f"{EXAMPLE}:1:1: <document>: the file is {size:,} bytes, over the limit of 100 bytes"
+    )
+    assert not (tmp_path / "out").exists()
