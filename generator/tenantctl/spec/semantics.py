@@ -476,6 +476,10 @@ class _Checker:
                 where[:2] == ("spec", "defaults") and self.budget_has(t_index, misfit.quota_key)
             ):
                 where = ("spec", "tenants", t_index, "budget", misfit.quota_key)
+            if "defaults" in where:
+                # Shared by many namespaces alike: one problem at the shared line.
+                self.add(where, misfit.message, misfit.hint)
+                continue
             name = self.data["spec"]["tenants"][t_index]["namespaces"][n_path[-1]]["name"]
             self.add(where, f"namespace {name!r}: {misfit.message}", misfit.hint)
 

@@ -111,3 +111,18 @@ def test_verify_fails_a_limit_range_whose_default_request_is_above_its_default()
 def test_verify_passes_the_hand_written_base() -> None:
     verification = run(base_objects())
     assert one(verification, "quota.defaults-fit", "red-b").ok
+
+
+def test_a_misfit_in_shared_defaults_is_one_problem_at_the_shared_line(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace('        limits.cpu: "8"\n', "        limits.cpu: 500m\n", 1)
+    code, stderr = validate(tmp_path, text)
+    assert code == 2
+    assert stderr.splitlines() == [
+        '32:23: spec.defaults.quota.compute["requests.cpu"]: quota requests.cpu: 4 is above '
+        "limits.cpu: 500m; requests can never exceed limits (make requests.cpu at most "
+        "limits.cpu)",
+        '33:21: spec.defaults.quota.compute["limits.cpu"]: a pod that states no resources gets '
+        "limits cpu: 1 from the LimitRange, more than the quota limits.cpu: 500m, so it can never "
+        "start (raise the limits.cpu quota or budget, or lower limits.default.cpu)",
+        "2 problems in tenants.yaml; it is not valid.",
+    ]
