@@ -16,12 +16,13 @@ from typing import Any
 
 import click
 
-from tenantctl import __version__, interrupts
+from tenantctl import __version__, interrupts, specoptions
 from tenantctl.apply.command import apply, diff
 from tenantctl.commandline import filesystem_error, read_spec_or_exit
 from tenantctl.emit import actions, fleet, gitops, ownership, staging
 from tenantctl.exitcodes import ExitCode, help_epilog
 from tenantctl.kubeconform import Report, ToolMissing, validate_manifests
+from tenantctl.progress import Progress
 from tenantctl.verify.command import verify
 
 _EPILOG = help_epilog()
@@ -170,11 +171,16 @@ def generate(
         raise click.UsageError("--gitops syncs the Kustomize tree: use it with --format kustomize")
     if gitops_tool is not None and not repo_url:
         raise click.UsageError("--gitops needs --repo-url (the repository OUTPUT is committed to)")
+    progress = Progress()
     tenantset = read_spec_or_exit(spec, not_done="nothing was written")
     delivery = None
     if gitops_tool is not None:
         assert repo_url is not None
         delivery = gitops.Delivery(gitops_tool, repo_url, revision, path_prefix, gitops_namespace)
+        conflict = gitops.namespace_conflict(tenantset, delivery)
+        if conflict is not None:
+            _error(f"{spec}: {conflict}. Nothing was written.")
+            sys.exit(ExitCode.BAD_INPUT)
 
     def taking_over(conflicts: list[ownership.Conflict]) -> None:
         click.echo(f"--force: taking over {len(conflicts)} files (replaced or removed):", err=True)
@@ -190,6 +196,7 @@ def generate(
             validate=validate_output,
             force=force,
             taking_over=taking_over,
+            progress=progress.step,
         )
     except (ownership.OutputRefused, ownership.ManifestUnreadable, staging.OutputBusy) as err:
         _error(f"error: {err}. Nothing was written.")
@@ -237,3 +244,4 @@ def generate(
 main.add_command(verify)
 main.add_command(apply)
 main.add_command(diff)
+specoptions.add_spec_options(validate, generate, verify, apply, diff)

@@ -57,6 +57,10 @@ NAMESPACE_NAME = "kubernetes.io/metadata.name"
 
 # Istio sidecar injection switch on a Namespace.
 ISTIO_INJECTION = "istio-injection"
+# Istio ambient mode switch on a Namespace (ztunnel carries the namespace's traffic).
+ISTIO_DATAPLANE_MODE = "istio.io/dataplane-mode"
+# Istio's pod-level opt-out from sidecar injection.
+ISTIO_SIDECAR_INJECT = "sidecar.istio.io/inject"
 
 # OpenShell (operator workspace mode) and the sandbox it creates.
 OPENSHELL_WORKSPACE_DEFAULT = "openshell.ai/workspace"
@@ -102,6 +106,7 @@ PROTECTED_NAMESPACE_KEYS = (
     POD_SECURITY_AUDIT,
     POD_SECURITY_WARN,
     ISTIO_INJECTION,
+    ISTIO_DATAPLANE_MODE,
     ALLOW_NODEPORT,
     ALLOW_LOADBALANCER,
     REQUIRE_PULL_ALWAYS,

@@ -35,9 +35,9 @@ from gateway_harness import (
     apply_spec,
     kube_json,
     sandbox_names,
-    wait_for,
 )
 from openshell import GatewayError, SandboxClient, TlsConfig
+from polling import wait_until
 
 from localcluster import ControlPlane, processes
 from localcluster.pki import Pki, ensure_pki
@@ -115,7 +115,7 @@ def test_a_tenant_admins_sandbox_becomes_ready_with_its_pod_in_the_workspace_as_
     assert (ready.id, ready.name, ready.phase) == (created.id, name, READY)
     assert ready.labels["purpose"] == "lifecycle"
     assert stored["metadata"]["annotations"]["tenantctl.dev/requested-by"] == "alpha-admin"
-    pod = wait_for(lambda: pod_of(world, "alpha-dev", name), "the sandbox's pod")
+    pod = wait_until(lambda: pod_of(world, "alpha-dev", name), describe="the sandbox's pod")
     assert pod["spec"]["serviceAccountName"] == "openshell-sandbox"
     assert pod["spec"]["nodeSelector"] == {"topology.kubernetes.io/region": "eu-west-1"}
     assert pod["spec"]["containers"][0]["env"] == [{"name": "MODE", "value": "test"}]
@@ -140,9 +140,9 @@ def test_lists_show_only_what_the_caller_may_see_in_pages_and_by_label(
 ) -> None:
     name = named(gateway, "life")
     with client_for(world, gateway, "alpha-admin") as alpha:
-        wait_for(
+        wait_until(
             lambda: name in [s.name for s in alpha.list_all(workspace="alpha-dev")],
-            "the sandbox in the gateway's list",
+            describe="the sandbox in the gateway's list",
         )
         everywhere = alpha.list_all_for_all_workspaces()
         paged = alpha.list_all_for_all_workspaces(page_size=1)
@@ -171,7 +171,7 @@ def test_stop_removes_the_pod_and_start_brings_the_sandbox_back(
         client.start(name, workspace="alpha-dev")
         ready = client.wait_ready(name, workspace="alpha-dev", timeout_seconds=TIMEOUT)
     assert ready.phase == READY
-    wait_for(lambda: pod_of(world, "alpha-dev", name), "the pod to come back")
+    wait_until(lambda: pod_of(world, "alpha-dev", name), describe="the pod to come back")
 
 
 def test_delete_is_complete_when_wait_deleted_returns(
@@ -245,11 +245,11 @@ def test_a_full_sandbox_quota_is_resource_exhausted_with_the_api_servers_message
         return kube_json(world, "get", "resourcequota", "tenant-quota", "-n", "beta-dev")["status"]
 
     # Usage trails deletions by a controller sync: start from a settled count.
-    wait_for(
+    wait_until(
         lambda: (
             quota().get("used", {}).get(quota_key) == str(len(sandbox_names(world, "beta-dev")))
         ),
-        "beta-dev's sandbox quota usage to settle",
+        describe="beta-dev's sandbox quota usage to settle",
     )
     free = int(quota()["hard"][quota_key]) - int(quota()["used"][quota_key])
     names = [named(gateway, f"fill-{i}") for i in range(free)]
@@ -371,10 +371,10 @@ def test_creates_retried_through_a_gateway_restart_lose_and_duplicate_nothing(
 ) -> None:
     names = [f"gw-restart-{i}" for i in range(8)]
     creator = Creator(world, restarted, names)
-    wait_for(creator.started, "the first creates")
+    wait_until(creator.started, describe="the first creates")
     restarted.stop()
     creator.go.set()  # the next creates meet a gateway that is down, then a new one
-    wait_for(lambda: creator.retries > 0, "a create to find the gateway down")
+    wait_until(lambda: creator.retries > 0, describe="a create to find the gateway down")
     restarted.start()
     creator.join()
     assert_each_exactly_once(world, creator, names)
@@ -386,10 +386,10 @@ def test_creates_retried_through_an_api_server_restart_lose_and_duplicate_nothin
 ) -> None:
     names = [f"api-restart-{i}" for i in range(8)]
     creator = Creator(world, restarted, names)
-    wait_for(creator.started, "the first creates")
+    wait_until(creator.started, describe="the first creates")
     pki = stop_apiserver(world.cluster)
     creator.go.set()  # the next creates meet an API server that is down, then a new one
-    wait_for(lambda: creator.retries > 0, "a create to find the API server down")
+    wait_until(lambda: creator.retries > 0, describe="a create to find the API server down")
     start_apiserver(world.cluster, pki)
     creator.join()
     assert_each_exactly_once(world, creator, names)

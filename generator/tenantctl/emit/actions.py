@@ -86,6 +86,7 @@ def generate(
     validate: bool = True,
     force: bool = False,
     taking_over: Callable[[list[ownership.Conflict]], None] = lambda conflicts: None,
+    progress: Callable[[str], None] = lambda step: None,
 ) -> Generated:
     """Render ``tenantset`` into ``output``.
 
@@ -107,6 +108,7 @@ def generate(
     if reason is not None:
         raise ownership.OutputRefused(reason)
 
+    progress(f"rendering {len(tenantset.namespaces())} namespaces")
     notes: list[str] = []
     charts = ["."]
     if tenantset.fleet is not None:
@@ -135,6 +137,7 @@ def generate(
     report: Report | None = None
     removed_stale: tuple[Path, ...] = ()
     record = manifest.text()
+    progress(f"writing {len(files)} files")
     try:
         with staging.staging_folder(output) as stage:
             removed_stale = stage.removed_stale
@@ -144,6 +147,7 @@ def generate(
                 shown = stage.shown(err.filename or stage.new)
                 raise OSError(err.errno, err.strerror, shown) from None
             if validate:
+                progress("validating the output")
                 if output_format == "helm":
                     report = _validate_charts(stage.new, charts)
                 else:

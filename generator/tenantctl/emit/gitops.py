@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tenantctl import kinds, labels
+from tenantctl.emit import names
 from tenantctl.emit.kustomize import KUSTOMIZE_API
 from tenantctl.emit.yamlio import dump_documents, generated_header
 from tenantctl.render.bundle import Rendering
@@ -120,7 +121,7 @@ def argocd(tenantset: TenantSet, rendering: Rendering, delivery: Delivery) -> Gi
     ns = delivery.gitops_namespace
     owned = delivery_labels(tenantset)
     server = delivery.destination_server
-    platform_project = f"tenantctl-{spec_id}-platform"
+    platform_project = names.fit(f"tenantctl-{spec_id}-platform")
 
     shared = [obj for objects in rendering.shared.values() for obj in objects]
     projects = [
@@ -188,7 +189,7 @@ def argocd(tenantset: TenantSet, rendering: Rendering, delivery: Delivery) -> Gi
     base = manifest(
         ARGOCD_API,
         "Application",
-        metadata(f"tenantctl-{spec_id}-base", owned, namespace=ns),
+        metadata(names.fit(f"tenantctl-{spec_id}-base"), owned, namespace=ns),
         spec={
             "project": platform_project,
             "source": {
@@ -207,7 +208,7 @@ def argocd(tenantset: TenantSet, rendering: Rendering, delivery: Delivery) -> Gi
     application_set = manifest(
         ARGOCD_API,
         "ApplicationSet",
-        metadata(f"tenantctl-{spec_id}-namespaces", owned, namespace=ns),
+        metadata(names.fit(f"tenantctl-{spec_id}-namespaces"), owned, namespace=ns),
         spec={
             "goTemplate": True,
             "goTemplateOptions": ["missingkey=error"],
@@ -225,14 +226,22 @@ def argocd(tenantset: TenantSet, rendering: Rendering, delivery: Delivery) -> Gi
             "syncPolicy": {"preserveResourcesOnDeletion": True},
             "template": {
                 "metadata": {
-                    "name": f"tenantctl-{spec_id}-{{{{ .path.basename }}}}",
+                    "name": names.argocd_template(
+                        f"tenantctl-{spec_id}-",
+                        ".path.basename",
+                        [n.name for n in tenantset.namespaces()],
+                    ),
                     "labels": {
                         **owned,
                         labels.TENANT: f"{{{{ index .path.segments {depth + 1} }}}}",
                     },
                 },
                 "spec": {
-                    "project": f"tenantctl-{spec_id}-{{{{ index .path.segments {depth + 1} }}}}",
+                    "project": names.argocd_template(
+                        f"tenantctl-{spec_id}-",
+                        f"index .path.segments {depth + 1}",
+                        [t.name for t in tenantset.tenants],
+                    ),
                     "source": {
                         "repoURL": delivery.repo_url,
                         "targetRevision": delivery.revision,
@@ -254,7 +263,7 @@ def argocd(tenantset: TenantSet, rendering: Rendering, delivery: Delivery) -> Gi
 
 
 def project_name(spec_id: str, tenant: str) -> str:
-    return f"tenantctl-{spec_id}-{tenant}"
+    return names.fit(f"tenantctl-{spec_id}-{tenant}")
 
 
 def applier_cluster_role(tenantset: TenantSet, rendering: Rendering) -> Manifest:
@@ -326,7 +335,7 @@ def flux(tenantset: TenantSet, rendering: Rendering, delivery: Delivery) -> Gito
     spec_id = tenantset.spec_id
     ns = delivery.gitops_namespace
     owned = delivery_labels(tenantset)
-    source_name = f"tenantctl-{spec_id}"
+    source_name = names.fit(f"tenantctl-{spec_id}")
     source = manifest(
         FLUX_SOURCE_API,
         "GitRepository",
@@ -352,12 +361,12 @@ def flux(tenantset: TenantSet, rendering: Rendering, delivery: Delivery) -> Gito
             },
         )
 
-    base_name = f"tenantctl-{spec_id}-base"
+    base_name = names.fit(f"tenantctl-{spec_id}-base")
     units = [kustomization(base_name, "bases/tenantctl", None)]
     for tenant in dict.fromkeys(ns_files.tenant for ns_files in rendering.namespaces):
         units.append(
             kustomization(
-                f"tenantctl-{spec_id}-{tenant}",
+                names.fit(f"tenantctl-{spec_id}-{tenant}"),
                 f"overlays/{tenant}",
                 tenant,
                 dependsOn=[{"name": base_name}],
@@ -399,3 +408,16 @@ def tree_files(spec_id: str, tool: Tool, output: GitopsOutput) -> dict[str, str]
         header,
     )
     return files
+
+
+def namespace_conflict(tenantset: TenantSet, delivery: Delivery) -> str | None:
+    """Why the GitOps namespace may not be used with this spec: it is a tenant's namespace."""
+    gitops_namespace = delivery.gitops_namespace
+    for tenant in tenantset.tenants:
+        if any(namespace.name == gitops_namespace for namespace in tenant.namespaces):
+            return (
+                f"the GitOps namespace {gitops_namespace!r} is a namespace of tenant "
+                f"{tenant.name!r}, whose admins would then control what syncs every tenant; "
+                "pass another --gitops-namespace, or rename the tenant's namespace"
+            )
+    return None

@@ -29,6 +29,7 @@ from typing import Any
 import jinja2
 
 from tenantctl import __version__, labels
+from tenantctl.emit import names
 from tenantctl.emit.yamlio import dump_documents
 from tenantctl.render import istio, network, openshell, quota, rbac
 from tenantctl.render.bundle import render
@@ -55,7 +56,7 @@ FACTORED_SETTINGS = (
 
 
 def chart_name(spec_id: str) -> str:
-    return f"tenantctl-{spec_id}"[:53]
+    return names.fit(f"tenantctl-{spec_id}", names.HELM_CHART_LIMIT)
 
 
 def _ports(ports: tuple[Port, ...]) -> list[dict[str, Any]]:
@@ -114,7 +115,7 @@ def _namespace_values(namespace: TenantNamespace) -> dict[str, Any]:
             "istio": {
                 "enabled": namespace.istio.enabled,
                 "mtls": namespace.istio.mtls,
-                "sidecarInjection": namespace.istio.sidecar_injection,
+                "dataPlane": namespace.istio.data_plane,
                 "agents": [
                     {
                         "name": agent.name,
@@ -142,7 +143,7 @@ BUILTIN_SETTINGS: dict[str, Any] = {
     "allowLoadBalancer": False,
     "requirePullAlways": True,
     "network": {"allowSameTenant": False, "egress": [], "ingress": []},
-    "istio": {"enabled": False, "mtls": "STRICT", "sidecarInjection": False, "agents": []},
+    "istio": {"enabled": False, "mtls": "STRICT", "dataPlane": "sidecar", "agents": []},
 }
 
 # Shared files of the Rendering that the chart's own templates compute from values. Every other
@@ -346,7 +347,7 @@ def _namespace_schema(*, named: bool) -> dict[str, Any]:
             "properties": {
                 "enabled": {"type": "boolean"},
                 "mtls": {"enum": ["STRICT", "PERMISSIVE"]},
-                "sidecarInjection": {"type": "boolean"},
+                "dataPlane": {"enum": ["sidecar", "ambient"]},
                 "agents": {
                     "type": "array",
                     "items": {

@@ -1,7 +1,8 @@
 """The tenant Namespace itself and the ServiceAccount its sandbox pods run as.
 
 The Namespace records who the tenant is (labels for selection, annotations for audit), its Pod
-Security levels, its residency requirement and, for OpenShell's label allowlist, the workspace
+Security levels, its residency requirement, its Istio data plane (sidecar injection or ambient,
+so that mesh policies bind its workloads) and, for OpenShell's label allowlist, the workspace
 label. No ownerReferences anywhere: a namespace must never be garbage-collected as a side effect.
 """
 
@@ -23,9 +24,7 @@ def render_namespace(tenantset: TenantSet, tenant: Tenant, namespace: TenantName
     if namespace.environment:
         extra[labels.ENVIRONMENT] = namespace.environment
     if namespace.istio.enabled:
-        extra[labels.ISTIO_INJECTION] = (
-            "enabled" if namespace.istio.sidecar_injection else "disabled"
-        )
+        extra.update(mesh_enrolment_labels(namespace))
     if gateway.flavor == "openshell" and gateway.allowlist.source == "label":
         extra[gateway.allowlist.label] = "true"
 
@@ -55,6 +54,13 @@ def render_namespace(tenantset: TenantSet, tenant: Tenant, namespace: TenantName
             annotations=annotations,
         ),
     )
+
+
+def mesh_enrolment_labels(namespace: TenantNamespace) -> dict[str, str]:
+    """The Namespace labels that put its workloads in the Istio data plane the spec chose."""
+    if namespace.istio.data_plane == "ambient":
+        return {labels.ISTIO_DATAPLANE_MODE: "ambient"}
+    return {labels.ISTIO_INJECTION: "enabled"}
 
 
 def node_selector_annotation(node_selector: dict[str, str]) -> str:

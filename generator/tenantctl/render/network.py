@@ -2,7 +2,8 @@
 
 Each tenant namespace denies all ingress and egress, then allows DNS (UDP and TCP 53 to the DNS
 pods), the gateway pods on the gateway port (the sandbox supervisor dials out to the gateway), the
-declared egress CIDRs, declared ingress sources, the agent calls the Istio agent mapping declares,
+declared egress CIDRs (with the cluster's own networks carved out, ``spec/carving.py``),
+declared ingress sources, the agent calls the Istio agent mapping declares,
 and optionally the tenant's own other namespaces.
 
 Namespaces are selected only by ``kubernetes.io/metadata.name``, which the API server sets and
@@ -16,12 +17,15 @@ from typing import Any
 
 from tenantctl import labels
 from tenantctl.render.meta import Manifest, manifest, metadata, ownership_labels
+from tenantctl.spec import carving
 from tenantctl.spec.model import Agent, Port, Tenant, TenantNamespace, TenantSet
 
 NETWORK_API = "networking.k8s.io/v1"
 ISTIO_CONTROL_PLANE_NAMESPACE = "istio-system"
 ISTIOD_LABELS = {"app": "istiod"}
 ISTIOD_XDS_PORT = 15012
+# Istio ambient mode: ztunnel tunnels pod-to-pod traffic over HBONE to this port of the pod.
+ISTIO_HBONE_PORT = 15008
 
 
 def namespace_peer(names: list[str], pod_labels: dict[str, str] | None = None) -> dict[str, Any]:
@@ -115,6 +119,15 @@ def agent_calls(tenantset: TenantSet) -> AgentCalls:
     return calls
 
 
+def _mesh_ports(ports: tuple[int, ...], namespace: TenantNamespace) -> list[dict[str, Any]]:
+    """TCP ``ports`` for agent traffic; in an ambient namespace also Istio's HBONE port, which
+    ztunnel uses to carry the same calls between pods. No ports means all ports."""
+    result = [{"protocol": "TCP", "port": port} for port in ports]
+    if result and namespace.istio.enabled and namespace.istio.data_plane == "ambient":
+        result.append({"protocol": "TCP", "port": ISTIO_HBONE_PORT})
+    return result
+
+
 def render_tenant_policies(
     tenantset: TenantSet, tenant: Tenant, namespace: TenantNamespace, calls: AgentCalls
 ) -> list[Manifest]:
@@ -151,8 +164,11 @@ def render_tenant_policies(
     ]
     for rule in namespace.egress:
         block: dict[str, Any] = {"cidr": rule.cidr}
-        if rule.except_cidrs:
-            block["except"] = list(rule.except_cidrs)
+        excepts = carving.carved_excepts(
+            rule.cidr, rule.except_cidrs, tenantset.cluster_networks.all()
+        )
+        if excepts:
+            block["except"] = excepts
         policies.append(
             policy(
                 f"allow-egress-{rule.name}",
@@ -190,7 +206,7 @@ def render_tenant_policies(
                 ingress=[
                     _rule(
                         [namespace_peer(agent_client_namespaces(agent))],
-                        [{"protocol": "TCP", "port": port} for port in agent.ports],
+                        _mesh_ports(agent.ports, namespace),
                         "from",
                     )
                 ],
@@ -203,7 +219,7 @@ def render_tenant_policies(
                 egress=[
                     _rule(
                         [namespace_peer([target], agent.selector)],
-                        [{"protocol": "TCP", "port": port} for port in agent.ports],
+                        _mesh_ports(agent.ports, namespace),
                         "to",
                     )
                     for target, agent in calls[ns]

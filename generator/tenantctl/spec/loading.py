@@ -9,10 +9,14 @@ Two parsers, for two jobs:
   1-based line and column of every key and value, so a problem at ``spec.tenants[3].name``
   prints as ``FILE:LINE:COL``. It runs only when there is something to report, and it also
   produces the located messages for YAML syntax errors and duplicate keys.
+
+Both are guarded by ``spec.limits`` (file size, alias expansion, depth) before they run, and
+``read_source`` locates a byte that is not UTF-8 at its line and column.
 """
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -21,6 +25,8 @@ from typing import Any
 import yaml
 import yaml_rs
 
+from tenantctl.spec import limits as input_limits
+from tenantctl.spec.limits import InputLimits
 from tenantctl.spec.paths import Path, format_path
 from tenantctl.spec.problems import Problem, SpecError
 
@@ -72,33 +78,97 @@ class SpecSource:
         return locate_spec(self.text, self.file)
 
 
-def read_source(path: FsPath | str) -> SpecSource:
+def read_source(path: FsPath | str, limits: InputLimits | None = None) -> SpecSource:
+    """The file's text; SpecError if it is missing, over the size limit or not UTF-8."""
     name = str(path)
+    limits = limits or input_limits.current()
     try:
-        return SpecSource(name, FsPath(path).read_text(encoding="utf-8"))
+        with open(path, "rb") as stream:
+            # Read one byte past the limit rather than trusting the size on disk: pipes and
+            # device files report none.
+            content = stream.read(limits.max_bytes + 1)
     except FileNotFoundError:
         raise SpecError([Problem(name, 1, 1, "", "file not found", "check the path")]) from None
     except IsADirectoryError:
         raise SpecError([Problem(name, 1, 1, "", "is a folder", "give the spec file")]) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise SpecError([Problem(name, 1, 1, "", f"cannot read file: {err}", "")]) from None
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise SpecError([Problem(name, 1, 1, "", f"cannot read file: {reason}", "")]) from None
+    if len(content) > limits.max_bytes:
+        input_limits.check_size(name, _size_of(path, len(content)), limits)
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line, column = _byte_position(content, err.start)
+        raise SpecError(
+            [
+                Problem(
+                    name,
+                    line,
+                    column,
+                    "",
+                    f"the file is not UTF-8: byte 0x{content[err.start]:02x} at offset "
+                    f"{err.start} cannot be decoded",
+                    "save the file as UTF-8",
+                )
+            ]
+        ) from None
+    return SpecSource(name, text)
 
 
-def parse_spec(source: SpecSource) -> dict[str, Any]:
+def _size_of(path: FsPath | str, read: int) -> int:
+    try:
+        return max(FsPath(path).stat().st_size, read)
+    except OSError:
+        return read
+
+
+def _byte_position(content: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of the byte at ``offset``."""
+    line_start = content.rfind(b"\n", 0, offset) + 1
+    line = content.count(b"\n", 0, offset) + 1
+    column = len(content[line_start:offset].decode("utf-8", errors="replace")) + 1
+    return line, column
+
+
+def parse_spec(source: SpecSource, limits: InputLimits | None = None) -> dict[str, Any]:
     """The document as data; SpecError with located problems if it is not one YAML mapping."""
+    input_limits.check_expansion(
+        source.text, source.file, limits or input_limits.current(), _LineIndex(source.text).position
+    )
     try:
         data = yaml_rs.loads(source.text, parse_datetime=False)
     except yaml_rs.YAMLDecodeError as err:
-        # PyYAML gives the same failure a position and words we control.
+        # PyYAML gives most failures a position and words we control; what it accepts and
+        # yaml-rs does not (a tab after a colon), yaml-rs locates itself.
         locate_spec(source.text, source.file)
-        message = str(err).splitlines()[0]
-        raise SpecError([Problem(source.file, 1, 1, "", message, "fix the YAML")]) from None
+        raise SpecError([_yaml_rs_problem(source, str(err))]) from None
     if not isinstance(data, dict):
         locate_spec(source.text, source.file)  # raises with a located message
         raise SpecError(
             [Problem(source.file, 1, 1, "", "the document is not a mapping", "write a TenantSet")]
         )
     return _apply_merge_keys(data)
+
+
+_YAML_RS_POSITION = re.compile(r"at line (\d+), column (\d+)")
+
+
+def _yaml_rs_problem(source: SpecSource, message: str) -> Problem:
+    """yaml-rs reports ``... at line L, column C`` then a snippet, and its reason last."""
+    lines = message.splitlines()
+    reason = lines[-1] if len(lines) > 1 else lines[0]
+    match = _YAML_RS_POSITION.search(lines[0]) if lines else None
+    if not match:
+        return Problem(source.file, 1, 1, "", f"YAML syntax error: {reason}", "fix the YAML")
+    line, column = int(match[1]), int(match[2])
+    text_lines = source.text.split("\n")
+    text_line = text_lines[line - 1] if 0 < line <= len(text_lines) else ""
+    hint = "fix the YAML syntax at this position"
+    if 1 < column <= len(text_line) + 1 and text_line[column - 2] == "\t":
+        column -= 1  # yaml-rs points after the tab; the tab is the mistake
+        hint = "replace the tab with spaces"
+    return Problem(source.file, line, column, "", f"YAML syntax error: {reason}", hint)
 
 
 def _apply_merge_keys(node: Any) -> Any:
@@ -123,6 +193,8 @@ def locate_spec(text: str, file: str) -> Locations:
     """Positions of every key and value; SpecError for syntax errors and duplicate keys."""
     locations = Locations(file)
     lines = _LineIndex(text)
+    # Walking the composed nodes follows every alias: refuse a bomb here too.
+    input_limits.check_expansion(text, file, input_limits.current(), lines.position)
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as err:

@@ -68,6 +68,8 @@ class Platform:
     dns_pod_labels: dict[str, str]
     managers: Managers
     allowed_cluster_roles: tuple[str, ...]
+    # Well-known platform namespaces no tenant may own (tenantctl.spec.reserved).
+    reserved_namespaces: tuple[str, ...] = ()
 
     @property
     def gateway_identity(self) -> ServiceAccountRef:
@@ -117,8 +119,10 @@ class PodSecurity:
 class Istio:
     enabled: bool
     mtls: Literal["STRICT", "PERMISSIVE"]
+    # True when the namespace's workloads get sidecars (data_plane "sidecar" and enabled).
     sidecar_injection: bool
     agents: tuple[Agent, ...]
+    data_plane: Literal["sidecar", "ambient"] = "sidecar"
 
 
 @dataclass(frozen=True)
@@ -164,11 +168,23 @@ class Tenant:
 
 
 @dataclass(frozen=True)
+class ClusterNetworks:
+    """The cluster's pod and Service address ranges (``spec.clusterNetworks``), as CIDRs."""
+
+    pods: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+
+    def all(self) -> tuple[str, ...]:
+        return (*self.pods, *self.services)
+
+
+@dataclass(frozen=True)
 class TenantSet:
     spec_id: str
     platform: Platform
     tenants: tuple[Tenant, ...]
     fleet: Fleet | None = None
+    cluster_networks: ClusterNetworks = field(default_factory=ClusterNetworks)
 
     def namespaces(self) -> list[TenantNamespace]:
         return [ns for tenant in self.tenants for ns in tenant.namespaces]

@@ -22,6 +22,7 @@ from typing import Any, cast
 from tenantctl.spec import model
 from tenantctl.spec.paths import Path
 from tenantctl.spec.quantities import QuantityError, format_share, parse_quantity
+from tenantctl.spec.reserved import WELL_KNOWN
 
 SETTING_KEYS = (
     "podSecurity",
@@ -39,7 +40,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "quota": {"compute": {}, "objects": {"services.nodeports": 0, "services.loadbalancers": 0}},
     "limits": {"default": {}, "defaultRequest": {}, "max": {}},
     "network": {"egress": [], "allowSameTenant": False, "ingress": []},
-    "istio": {"enabled": False, "mtls": "STRICT", "sidecarInjection": False, "agents": []},
+    "istio": {"enabled": False, "mtls": "STRICT", "dataPlane": "sidecar", "agents": []},
     "placement": {"nodeSelector": {}},
     "services": {"allowNodePort": False, "allowLoadBalancer": False},
     "images": {"requirePullAlways": True},
@@ -228,8 +229,14 @@ def build_model(
                 gateway_service_account=tenant.get("gateway", {}).get("serviceAccount"),
             )
         )
+    networks = spec.get("clusterNetworks", {})
     return model.TenantSet(
-        spec_id=data["metadata"]["name"], platform=platform, tenants=tuple(tenants)
+        spec_id=data["metadata"]["name"],
+        platform=platform,
+        tenants=tuple(tenants),
+        cluster_networks=model.ClusterNetworks(
+            pods=tuple(networks.get("pods", ())), services=tuple(networks.get("services", ()))
+        ),
     )
 
 
@@ -278,6 +285,7 @@ def _platform(raw: dict[str, Any]) -> model.Platform:
             ),
         ),
         allowed_cluster_roles=tuple(raw.get("allowedClusterRoles", ("admin", "edit", "view"))),
+        reserved_namespaces=tuple(raw.get("reservedNamespaces", WELL_KNOWN)),
     )
 
 
@@ -339,7 +347,7 @@ def _namespace(
         istio=model.Istio(
             enabled=istio["enabled"],
             mtls=istio["mtls"],
-            sidecar_injection=istio["sidecarInjection"],
+            sidecar_injection=istio["enabled"] and istio["dataPlane"] == "sidecar",
             agents=tuple(
                 model.Agent(
                     name=agent["name"],
@@ -350,6 +358,7 @@ def _namespace(
                 )
                 for agent in istio["agents"]
             ),
+            data_plane=istio["dataPlane"],
         ),
         node_selector=dict(settings["placement"]["nodeSelector"]),
         allow_nodeport=settings["services"]["allowNodePort"],

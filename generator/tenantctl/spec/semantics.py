@@ -9,15 +9,18 @@ be ``spec.defaults`` shared by many namespaces; identical problems collapse into
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
+from tenantctl.spec import carving, quotafit
 from tenantctl.spec.loading import Finding
 from tenantctl.spec.paths import Path
 from tenantctl.spec.quantities import QuantityError, parse_quantity
+from tenantctl.spec.reserved import WELL_KNOWN, reserved_problem
 from tenantctl.spec.resolving import (
     SANDBOX_BUDGET_KEY,
     SETTING_KEYS,
@@ -30,7 +33,6 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 OPENSHELL_MAX_NAME = 19
-RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 # A compute quota key and the LimitRange entry that gives pods without resources a value for it.
 # LimitRange applies ``default`` as the request too when ``defaultRequest`` is absent.
@@ -44,29 +46,64 @@ _QUOTA_NEEDS_LIMIT_DEFAULT = {
 }
 
 
-def check_semantics(data: dict[str, Any], resolved: list[list[ResolvedNamespace]]) -> list[Finding]:
-    checker = _Checker(data, resolved)
+# What a check of a document the schema refused may run into where the shape is not the promised
+# one; such a check is skipped and the schema's own problem stands for it.
+_SHAPE_ERRORS = (KeyError, TypeError, AttributeError, IndexError, ValueError, ArithmeticError)
+
+
+def check_semantics(
+    data: dict[str, Any],
+    resolved: list[list[ResolvedNamespace]] | None,
+    *,
+    tolerant: bool = False,
+) -> list[Finding]:
+    """Semantic findings. ``tolerant``: the schema refused ``data``; check what can be checked.
+
+    ``resolved`` is None when the document could not be resolved; the checks of effective
+    settings and budgets are then skipped.
+    """
+    checker = _Checker(data, resolved, tolerant=tolerant)
     checker.run()
     return list(dict.fromkeys(checker.findings))
 
 
 class _Checker:
-    def __init__(self, data: dict[str, Any], resolved: list[list[ResolvedNamespace]]) -> None:
+    def __init__(
+        self,
+        data: dict[str, Any],
+        resolved: list[list[ResolvedNamespace]] | None,
+        *,
+        tolerant: bool = False,
+    ) -> None:
         self.data = data
         self.resolved = resolved
+        self.tolerant = tolerant
         self.findings: list[Finding] = []
-        platform = data["spec"]["platform"]
-        self.gateway = platform["gateway"]
+        platform = _mapping(_mapping(data.get("spec")).get("platform"))
+        self.gateway = _mapping(platform.get("gateway"))
         self.openshell = self.gateway.get("flavor", "tenantctl") == "openshell"
 
     def add(self, path: Path, message: str, hint: str, *, at_value: bool = True) -> None:
         self.findings.append(Finding(path, message, hint, at_value))
 
-    def run(self) -> None:
+    def guarded(self, check: Callable[[], object]) -> None:
+        """Run ``check``; on a schema-refused document, skip it where the shape is wrong."""
+        if not self.tolerant:
+            check()
+            return
+        with contextlib.suppress(_SHAPE_ERRORS):
+            check()
+
+    def check_metadata(self) -> None:
         self.check_dns_label(("metadata", "name"), self.data["metadata"]["name"])
-        self.check_platform()
-        self.check_settings_blocks()
-        self.check_tenants()
+
+    def run(self) -> None:
+        self.guarded(self.check_metadata)
+        self.guarded(self.check_platform)
+        self.guarded(self.check_reserved_entries)
+        self.guarded(self.check_cluster_networks)
+        self.guarded(self.check_settings_blocks)
+        self.guarded(self.check_tenants)
 
     # --- names ----------------------------------------------------------------------------------
 
@@ -174,9 +211,25 @@ class _Checker:
                     "remove it; use admin for tenant administrators",
                 )
 
+    def well_known_namespaces(self) -> list[str]:
+        platform = _mapping(_mapping(self.data.get("spec")).get("platform"))
+        entries = platform.get("reservedNamespaces", WELL_KNOWN)
+        return [entry for entry in entries if isinstance(entry, str)]
+
+    def check_reserved_entries(self) -> None:
+        path: Path = ("spec", "platform", "reservedNamespaces")
+        for index, entry in enumerate(self.data["spec"]["platform"].get("reservedNamespaces", [])):
+            name = entry[:-1].rstrip("-") if entry.endswith("*") else entry
+            if not name or not _DNS_LABEL.match(name):
+                self.add(
+                    (*path, index),
+                    f"{entry!r} is neither a namespace name nor a prefix ending in '*'",
+                    "write a namespace name such as argocd, or a prefix such as openshift-*",
+                )
+
     def reserved_namespaces(self) -> dict[str, str]:
         platform = self.data["spec"]["platform"]
-        reserved = {name: "a Kubernetes system namespace" for name in RESERVED_NAMESPACES}
+        reserved: dict[str, str] = {}
         reserved[self.gateway.get("namespace", "tenantctl-system")] = "the gateway's namespace"
         controller_ns = platform.get("controller", {}).get("namespace", "agent-sandbox-system")
         reserved[controller_ns] = "the agent-sandbox controller's namespace"
@@ -197,31 +250,46 @@ class _Checker:
 
     def check_settings_blocks(self) -> None:
         for path, block in self.settings_blocks():
-            settings = {key: block[key] for key in SETTING_KEYS if key in block}
-            quota = settings.get("quota", {})
-            for key, value in quota.get("compute", {}).items():
-                self.check_quantity((*path, "quota", "compute", key), value)
-            for group, resources in settings.get("limits", {}).items():
-                for key, value in resources.items():
-                    self.check_quantity((*path, "limits", group, key), value)
-            network = settings.get("network", {})
-            self.check_egress((*path, "network", "egress"), network.get("egress", []))
-            self.check_ingress((*path, "network", "ingress"), network.get("ingress", []))
-            self.check_agents(
+            self.guarded(lambda path=path, block=block: self.check_settings_block(path, block))
+
+    def check_settings_block(self, path: Path, block: dict[str, Any]) -> None:
+        settings = {key: block[key] for key in SETTING_KEYS if key in block}
+        quota = settings.get("quota", {})
+        network = settings.get("network", {})
+        for check in (
+            lambda: self.check_quantities((*path, "quota", "compute"), quota.get("compute", {})),
+            lambda: self.check_limits((*path, "limits"), settings.get("limits", {})),
+            lambda: self.check_egress((*path, "network", "egress"), network.get("egress", [])),
+            lambda: self.check_ingress((*path, "network", "ingress"), network.get("ingress", [])),
+            lambda: self.check_agents(
                 (*path, "istio", "agents"), settings.get("istio", {}).get("agents", [])
-            )
-            placement = settings.get("placement", {})
-            if "nodeSelector" in placement:
-                self.check_label_map(
-                    (*path, "placement", "nodeSelector"), placement["nodeSelector"]
-                )
+            ),
+            lambda: self.check_placement((*path, "placement"), settings.get("placement", {})),
+        ):
+            self.guarded(check)
+
+    def check_quantities(self, path: Path, quantities: dict[str, Any]) -> None:
+        for key, value in quantities.items():
+            self.check_quantity((*path, key), value)
+
+    def check_limits(self, path: Path, limits: dict[str, dict[str, Any]]) -> None:
+        for group, resources in limits.items():
+            self.check_quantities((*path, group), resources)
+
+    def check_placement(self, path: Path, placement: dict[str, Any]) -> None:
+        if "nodeSelector" in placement:
+            self.check_label_map((*path, "nodeSelector"), placement["nodeSelector"])
 
     def check_quantity(self, path: Path, value: Any) -> Decimal | None:
         try:
-            return parse_quantity(value)
+            quantity = parse_quantity(value)
         except QuantityError as err:
             self.add(path, str(err), "write a quantity such as 500m, 2, 512Mi or 4Gi")
             return None
+        if quantity < 0:
+            self.add(path, f"{value!r} is negative", "write zero or a positive quantity")
+            return None
+        return quantity
 
     def check_ports(self, path: Path, ports: list[dict[str, Any]]) -> None:
         for index, port in enumerate(ports):
@@ -263,7 +331,35 @@ class _Checker:
                         f"{excluded} is not inside {rule['cidr']}",
                         "list only ranges within cidr under except",
                     )
+            if network is not None:
+                self.check_not_in_cluster((*path, index, "cidr"), rule["cidr"])
             self.check_ports((*path, index, "ports"), rule.get("ports", []))
+
+    def cluster_networks(self) -> list[str]:
+        networks = _mapping(_mapping(self.data.get("spec")).get("clusterNetworks"))
+        return [
+            cidr
+            for kind in ("pods", "services")
+            for cidr in networks.get(kind, [])
+            if isinstance(cidr, str) and _is_network(cidr)
+        ]
+
+    def check_cluster_networks(self) -> None:
+        path: Path = ("spec", "clusterNetworks")
+        networks = self.data["spec"].get("clusterNetworks", {})
+        for kind in ("pods", "services"):
+            for index, cidr in enumerate(networks.get(kind, [])):
+                self.check_cidr((*path, kind, index), cidr)
+
+    def check_not_in_cluster(self, path: Path, cidr: str) -> None:
+        network = carving.inside(cidr, self.cluster_networks())
+        if network is not None:
+            self.add(
+                path,
+                f"{cidr} lies inside the cluster network {network}: the rule would reach other "
+                "tenants' pods or Services, and cannot be carved out",
+                "allow in-cluster traffic with network.ingress, allowSameTenant or Istio agents",
+            )
 
     def check_cidr(
         self, path: Path, value: str
@@ -313,36 +409,64 @@ class _Checker:
 
     def check_tenants(self) -> None:
         tenants = self.data["spec"]["tenants"]
-        reserved = self.reserved_namespaces()
+        reserved: dict[str, str] = {}
+        self.guarded(lambda: reserved.update(self.reserved_namespaces()))
         tenant_seen: dict[str, int] = {}
         namespace_seen: dict[str, Path] = {}
         for t_index, tenant in enumerate(tenants):
-            t_path: Path = ("spec", "tenants", t_index)
-            self.check_dns_label((*t_path, "name"), tenant["name"])
-            if tenant["name"] in tenant_seen:
+            self.guarded(
+                lambda t_index=t_index, tenant=tenant: self.check_tenant(
+                    t_index, tenant, reserved, tenant_seen, namespace_seen
+                )
+            )
+        self.guarded(lambda: self.check_tenant_gateways(tenants))
+
+    def check_tenant(
+        self,
+        t_index: int,
+        tenant: dict[str, Any],
+        reserved: dict[str, str],
+        tenant_seen: dict[str, int],
+        namespace_seen: dict[str, Path],
+    ) -> None:
+        t_path: Path = ("spec", "tenants", t_index)
+        name = tenant.get("name")
+        if isinstance(name, str):
+            self.check_dns_label((*t_path, "name"), name)
+            if name in tenant_seen:
                 self.add(
                     (*t_path, "name"),
-                    f"tenant {tenant['name']!r} is defined twice "
-                    f"(first at spec.tenants[{tenant_seen[tenant['name']]}])",
+                    f"tenant {name!r} is defined twice "
+                    f"(first at spec.tenants[{tenant_seen[name]}])",
                     "merge the two entries or rename one",
                 )
-            tenant_seen.setdefault(tenant["name"], t_index)
-            self.check_roles(t_path, tenant)
-            for key, value in tenant.get("budget", {}).items():
-                self.check_quantity((*t_path, "budget", key), value)
-            for n_index, namespace in enumerate(tenant["namespaces"]):
-                n_path: Path = (*t_path, "namespaces", n_index)
-                self.check_namespace_name(n_path, namespace["name"], reserved, namespace_seen)
-                if "environment" in namespace and not _valid_label_value(namespace["environment"]):
-                    self.add(
-                        (*n_path, "environment"),
-                        f"{namespace['environment']!r} is not a valid label value",
-                        "use up to 63 letters, digits, '-', '_' or '.'",
-                    )
+            tenant_seen.setdefault(name, t_index)
+        self.guarded(lambda: self.check_roles(t_path, tenant))
+        self.guarded(lambda: self.check_quantities((*t_path, "budget"), tenant.get("budget", {})))
+        for n_index, namespace in enumerate(tenant["namespaces"]):
+            n_path: Path = (*t_path, "namespaces", n_index)
+            self.guarded(
+                lambda n_path=n_path, namespace=namespace: self.check_namespace_name(
+                    n_path, namespace["name"], reserved, namespace_seen
+                )
+            )
+            self.guarded(
+                lambda n_path=n_path, namespace=namespace: self.check_environment(n_path, namespace)
+            )
+            if self.resolved is not None:
                 resolved = self.resolved[t_index][n_index]
-                self.check_effective(n_path, resolved.layers, resolved.settings)
-            self.check_budget(t_index, tenant)
-        self.check_tenant_gateways(tenants)
+                self.guarded(
+                    lambda n_path=n_path, resolved=resolved: self.check_effective(
+                        n_path, resolved.layers, resolved.settings
+                    )
+                )
+                self.guarded(
+                    lambda n_path=n_path, resolved=resolved: self.check_quota_fit(
+                        t_index, n_path, resolved
+                    )
+                )
+        if self.resolved is not None:
+            self.guarded(lambda: self.check_budget(t_index, tenant))
 
     def check_tenant_gateways(self, tenants: list[dict[str, Any]]) -> None:
         """A tenant gateway's account is its own: not the shared gateway's, not another's."""
@@ -360,6 +484,38 @@ class _Checker:
                     f"sandbox-gateway-{tenant['name']}",
                 )
             owners.setdefault(account, f"tenant {tenant['name']}")
+
+    def check_quota_fit(self, t_index: int, n_path: Path, resolved: ResolvedNamespace) -> None:
+        limits = resolved.settings["limits"]
+        for misfit in quotafit.misfits(
+            resolved.compute,
+            limits.get("default", {}),
+            limits.get("defaultRequest", {}),
+            limits.get("max", {}),
+        ):
+            setting = ("quota", "compute", misfit.quota_key)
+            where = resolved.layers.origin(setting)
+            if where is None or (
+                where[:2] == ("spec", "defaults") and self.budget_has(t_index, misfit.quota_key)
+            ):
+                where = ("spec", "tenants", t_index, "budget", misfit.quota_key)
+            if "defaults" in where:
+                # Shared by many namespaces alike: one problem at the shared line.
+                self.add(where, misfit.message, misfit.hint)
+                continue
+            name = self.data["spec"]["tenants"][t_index]["namespaces"][n_path[-1]]["name"]
+            self.add(where, f"namespace {name!r}: {misfit.message}", misfit.hint)
+
+    def budget_has(self, t_index: int, key: str) -> bool:
+        return key in self.data["spec"]["tenants"][t_index].get("budget", {})
+
+    def check_environment(self, n_path: Path, namespace: dict[str, Any]) -> None:
+        if "environment" in namespace and not _valid_label_value(namespace["environment"]):
+            self.add(
+                (*n_path, "environment"),
+                f"{namespace['environment']!r} is not a valid label value",
+                "use up to 63 letters, digits, '-', '_' or '.'",
+            )
 
     def check_roles(self, t_path: Path, tenant: dict[str, Any]) -> None:
         roles = tenant.get("roles", {})
@@ -407,10 +563,9 @@ class _Checker:
                 "characters and no '--'",
                 "shorten the namespace name",
             )
-        if name in reserved:
-            self.add(name_path, f"{name!r} is {reserved[name]}", "choose another namespace name")
-        elif name.startswith("kube-"):
-            self.add(name_path, f"{name!r} uses the reserved prefix 'kube-'", "choose another name")
+        problem = reserved_problem(name, reserved, self.well_known_namespaces())
+        if problem is not None:
+            self.add(name_path, *problem)
         if name in seen:
             other = seen[name]
             self.add(
@@ -447,6 +602,23 @@ class _Checker:
                 "AuthorizationPolicies for agents need STRICT mTLS: under PERMISSIVE a plaintext "
                 "caller has no identity to check",
                 "set istio.mtls: STRICT",
+            )
+        if istio["enabled"] and istio.get("sidecarInjection") is False:
+            where = layers.origin(("istio", "sidecarInjection")) or n_path
+            self.add(
+                where,
+                "sidecarInjection: false leaves the namespace's workloads outside the mesh, so "
+                "its STRICT mTLS and AuthorizationPolicies would bind no workload",
+                "remove sidecarInjection and choose istio.dataPlane: sidecar or ambient",
+                at_value=False,
+            )
+        if istio.get("sidecarInjection") is True and istio["dataPlane"] == "ambient":
+            where = layers.origin(("istio", "sidecarInjection")) or n_path
+            self.add(
+                where,
+                "sidecarInjection: true contradicts istio.dataPlane: ambient",
+                "remove sidecarInjection; istio.dataPlane chooses the data plane",
+                at_value=False,
             )
         if istio["agents"] and not istio["enabled"]:
             where = layers.origin(("istio", "agents")) or n_path
@@ -545,6 +717,18 @@ class _Checker:
                     f"the budget of {limit} leaves no {key} for some namespaces",
                     "raise the budget or lower the quotas set explicitly",
                 )
+
+
+def _is_network(value: str) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        return False
+    return True
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _plain(value: Decimal) -> str:

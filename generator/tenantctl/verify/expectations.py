@@ -115,6 +115,9 @@ class Expectations:
     # are the platform's: managers, the gateway, the controller.
     platform_subjects: frozenset[str] = frozenset()
     gateway_subject: str = ""
+    # A tenant gateway's ServiceAccount (as ``rbac`` names it) -> the tenant it serves: it may
+    # write Sandboxes in that tenant's namespaces and nowhere else.
+    tenant_gateways: dict[str, str] = field(default_factory=dict)
     # Per tenant namespace: (NodePort allowed, LoadBalancer allowed). None: no spec, so the
     # Namespace annotations tenantctl renders from it say (labels.ALLOW_NODEPORT, ...).
     exposure: dict[str, tuple[bool, bool]] | None = None
@@ -291,6 +294,11 @@ def from_tenantset(tenantset: TenantSet) -> Expectations:
         exposure={
             ns.name: (ns.allow_nodeport, ns.allow_loadbalancer) for ns in tenantset.namespaces()
         },
+        tenant_gateways={
+            f"ServiceAccount {gateway.namespace}/{t.gateway_service_account}": t.name
+            for t in tenantset.tenants
+            if t.gateway_service_account
+        },
     )
 
 
@@ -373,6 +381,22 @@ def infer(inventory: Inventory) -> Expectations:
     for tenant in tenants:
         names = frozenset(tenant.namespaces)
         allowances.append(Allowance("same tenant", names, names, ALL_PORTS))
+    # A sidecar-injected namespace's proxies must reach istiod, as tenantctl renders it.
+    injected = frozenset(
+        name
+        for name in tenant_of
+        if inventory.namespace_labels(name).get(labels.ISTIO_INJECTION) == "enabled"
+    )
+    if injected:
+        allowances.append(
+            Allowance(
+                "istiod",
+                injected,
+                frozenset([render_network.ISTIO_CONTROL_PLANE_NAMESPACE]),
+                PortSet.single("TCP", render_network.ISTIOD_XDS_PORT),
+                destination_pods=Selector.from_labels(render_network.ISTIOD_LABELS),
+            )
+        )
     allowances.append(
         Allowance(
             "from a platform namespace (no spec to compare with)",
@@ -410,4 +434,20 @@ def infer(inventory: Inventory) -> Expectations:
             ]
         ),
         gateway_subject=gateway_subject,
+        tenant_gateways=_tenant_gateways(inventory),
     )
+
+
+def _tenant_gateways(inventory: Inventory) -> dict[str, str]:
+    """Tenant gateways, as the cluster-scoped review bindings tenantctl renders name them (a
+    tenant cannot create those, so they are evidence a tenant's own binding is not)."""
+    found: dict[str, str] = {}
+    for binding in inventory.of_kind("ClusterRoleBinding"):
+        name = name_of(binding)
+        if not name.startswith(render_rbac.TENANT_GATEWAY_REVIEWS_PREFIX):
+            continue
+        tenant = name.removeprefix(render_rbac.TENANT_GATEWAY_REVIEWS_PREFIX)
+        for subject in binding.get("subjects") or []:
+            if subject.get("kind") == "ServiceAccount":
+                found[f"ServiceAccount {subject.get('namespace')}/{subject.get('name')}"] = tenant
+    return found

@@ -262,10 +262,12 @@ class _Owners:
             for user in tenant.users:
                 self.users.setdefault(user, set()).add(tenant.name)
 
-    def stranger(self, subject: str) -> str | None:
+    def stranger(self, subject: str, namespace: str | None = None) -> str | None:
         """Why ``subject`` may not hold rights in a tenant namespace, or None if it may: it is
-        a tenant's identity (another tenant's is reported by ``rbac.other-namespaces``) or the
-        platform's."""
+        a tenant's identity (another tenant's is reported by ``rbac.other-namespaces``), the
+        platform's, or the tenant gateway of ``namespace``'s tenant."""
+        if _own_tenant_gateway(subject, namespace, self.expectations):
+            return None
         kind, _, name = subject.partition(" ")
         if kind == "Group" and name in EVERYONE_GROUPS:
             return "a group every identity is in"
@@ -287,17 +289,24 @@ class _Owners:
         return "neither the tenant's, a manager, the gateway nor the controller"
 
 
+def _own_tenant_gateway(subject: str, namespace: str | None, expectations: Expectations) -> bool:
+    tenant = expectations.tenant_gateways.get(subject)
+    if tenant is None or namespace is None:
+        return False
+    return expectations.tenant_of(namespace) == tenant
+
+
 def _role_allowed(grant: Grant, subject: str, expectations: Expectations) -> bool:
     if not grant.role.startswith("ClusterRole "):
         return True
     name = grant.role.removeprefix("ClusterRole ")
     if name in expectations.allowed_cluster_roles:
         return True
-    # The gateway writes Sandboxes through its own role, bound in every tenant namespace.
-    return (
-        name == render_rbac.GATEWAY_WRITE_ROLE
-        and subject.startswith("ServiceAccount ")
-        and subject in expectations.platform_subjects
+    # The gateway writes Sandboxes through its own role, bound in every tenant namespace; a
+    # tenant gateway through the same role, in its own tenant's namespaces only.
+    return name == render_rbac.GATEWAY_WRITE_ROLE and (
+        (subject.startswith("ServiceAccount ") and subject in expectations.platform_subjects)
+        or _own_tenant_gateway(subject, grant.namespace, expectations)
     )
 
 
@@ -362,7 +371,7 @@ def check_rbac(
         )
         strangers = []
         for grant, subject in local:
-            why = owners.stranger(subject)
+            why = owners.stranger(subject, grant.namespace)
             if why is not None:
                 strangers.append(f"{_line(grant)}: {why}")
         verdict(

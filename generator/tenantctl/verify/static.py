@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tenantctl.spec.model import TenantSet
-from tenantctl.verify import admission, istio, network, quota, rbac
+from tenantctl.verify import (
+    admission,
+    istio,
+    istio_enrolment,
+    network,
+    quota,
+    quotafit,
+    rbac,
+    reserved,
+)
 from tenantctl.verify.clusternet import ClusterNetworks, resolve
 from tenantctl.verify.expectations import Expectations
 from tenantctl.verify.manifests import Inventory, Manifest, without_cycle_collection
@@ -82,7 +91,10 @@ def _verify(
     results.extend(rbac_results)
     results.extend(istio.check_istio(inventory, expectations))
     results.extend(check_services(inventory, expectations))
+    results.extend(istio_enrolment.check_enrolment(inventory, expectations))
     results.extend(quota.check_quota(inventory, expectations))
+    results.extend(reserved.check_reserved(expectations, tenantset))
+    results.extend(quotafit.check_defaults_fit(inventory, expectations))
     results.append(admission.check_admission(inventory, tenantset))
     verification.permissions = summaries
 
