@@ -39,10 +39,16 @@ def verify_inventory(
     """``tenantset``, when given, is what ``expectations`` came from: the admission check
     then compares the policies with the ones tenantctl renders for it.
 
-    ``cluster_networks`` (``clusternet.resolve``, from the spec's pod and service networks)
-    wins over ``cluster_cidrs`` (``--cluster-cidr``); with neither, verify assumes the private
-    ranges and says so in the ``network.cluster-networks`` result."""
-    networks = cluster_networks or resolve(cluster_cidrs)
+    ``cluster_networks`` (``clusternet.resolve``) wins; otherwise the networks are the spec's
+    ``clusterNetworks`` together with ``cluster_cidrs`` (``--cluster-cidr``); with none of
+    them, verify assumes the private ranges and says so in the ``network.cluster-networks``
+    result."""
+    declared = tenantset.cluster_networks if tenantset is not None else None
+    networks = cluster_networks or resolve(
+        cluster_cidrs,
+        declared.pods if declared is not None else (),
+        declared.services if declared is not None else (),
+    )
     with without_cycle_collection():
         return _verify(inventory, expectations, mode, networks, builtin_roles, tenantset)
 

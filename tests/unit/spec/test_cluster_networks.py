@@ -89,3 +89,22 @@ def test_a_cluster_network_that_is_not_a_cidr_is_located(problems_in: Problems) 
         "7:12: spec.clusterNetworks.pods[0]: '10.244.0.0/33' is not a CIDR (write an address "
         "range such as 10.0.0.0/8)"
     ]
+
+
+def test_verify_judges_ipblocks_against_the_networks_the_spec_declares(
+    tenantset_of: Callable[[str], TenantSet],
+) -> None:
+    from tenantctl.verify import expectations, manifests
+    from tenantctl.verify.static import verify_inventory
+
+    tenantset = tenantset_of(spec_with_egress("{name: everywhere, cidr: 0.0.0.0/0}"))
+    inventory = manifests.from_tenantset(tenantset, "rendered")
+    verification = verify_inventory(
+        inventory, expectations.from_tenantset(tenantset), tenantset=tenantset
+    )
+    [networks] = [r for r in verification.results if r.check == "network.cluster-networks"]
+    assert "10.244.0.0/16" in networks.reason and "10.96.0.0/12" in networks.reason
+    assert "assumed" not in networks.reason
+    assert [r.reason for r in verification.results if r.check == "network.ipblock-cluster"] == [
+        "no ipBlock reaches into the cluster's pod or service networks"
+    ]
