@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_OUT := demo-out
 
-.PHONY: demo test venv tools lint overlays check-overlays clean
+.PHONY: demo test unit venv tools lint typecheck overlays check-overlays clean
 
 $(BIN)/tenantctl: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,9 @@ $(BIN)/tenantctl: pyproject.toml
 
 venv: $(BIN)/tenantctl
 
+# With TENANTCTL_SKIP_INTEGRATION=1 only what the non-cluster tests use is built.
 tools: venv
-	PATH="$(CURDIR)/$(BIN):$$PATH" tools/install
+	PATH="$(CURDIR)/$(BIN):$$PATH" tools/install $(if $(filter 1,$(TENANTCTL_SKIP_INTEGRATION)),kubeconform schemas helm)
 
 ## demo: generate the bundled example into demo-out/ and validate it with kubeconform
 demo: venv
@@ -26,10 +27,24 @@ demo: venv
 	$(BIN)/tenantctl generate examples/tenants.yaml -o . --force(DEMO_OUT)
 	@echo "Generated $(DEMO_OUT)/ from examples/tenants.yaml; build it with: kubectl kustomize $(DEMO_OUT)"
 
-## test: build the pinned toolchain, then run lint and every test, integration included
-test: tools
-	$(BIN)/ruff check generator gateway tests tools bench
+## test: build the pinned toolchain, then run lint, the type checker and every test
+test: tools lint typecheck
 	$(BIN)/pytest
+
+## unit: the tests that need no built toolchain (no .tools/), in about a minute; tests that
+## need kubeconform, helm or kubectl carry the `tools` marker and run in `make test`.
+## TENANTCTL_TOOLS_DIR points at an empty folder, so a test that needs a tool and lacks the
+## `tools` marker fails here instead of passing on a developer's machine.
+unit: venv lint
+	mkdir -p build/no-tools
+	TENANTCTL_TOOLS_DIR=$(CURDIR)/build/no-tools TENANTCTL_SKIP_INTEGRATION=1 \
+		$(BIN)/pytest -m "not integration and not tools"
+
+lint: venv
+	$(BIN)/ruff check generator gateway tests tools bench
+
+typecheck: venv
+	$(BIN)/mypy
 
 ## overlays: regenerate everything committed that is generated from examples/tenants.yaml
 overlays: venv
