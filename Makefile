@@ -33,7 +33,7 @@ test: tools
 ## overlays: regenerate everything committed that is generated from examples/tenants.yaml
 overlays: venv
 	$(BIN)/tenantctl generate examples/tenants.yaml -o .
-	$(BIN)/python -m tenantctl.policies.folders examples/tenants.yaml policies
+	$(BIN)/python -m tenantctl.emit.policy_folders examples/tenants.yaml policies
 	$(BIN)/python -m tenantctl.spec.reference > docs/spec.md
 	$(BIN)/pytest -q tests/unit/test_golden.py --update-golden
 

@@ -26,7 +26,8 @@ from cel_expr_python import cel
 from cel_expr_python.ext import ext_strings
 
 from tenantctl import labels
-from tenantctl.policies import folders, load_catalog
+from tenantctl.emit import policy_folders as folders
+from tenantctl.policies import load_catalog
 from tenantctl.policies.samples import RESOURCES, Sample, load_samples
 from tenantctl.render import policies
 from tenantctl.render.bundle import render

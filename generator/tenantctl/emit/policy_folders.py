@@ -6,7 +6,7 @@ and a README that says which threat the policy stops and lists its samples.
 from the catalogue and the sample files; a unit test fails when they drift and prints the
 command that rewrites them::
 
-    .venv/bin/python -m tenantctl.policies.folders examples/tenants.yaml policies
+    .venv/bin/python -m tenantctl.emit.policy_folders examples/tenants.yaml policies
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tenantctl.render import policies
 from tenantctl.spec.model import TenantSet
 from tenantctl.spec.reading import read_tenantset
 
-UPDATE_COMMAND = ".venv/bin/python -m tenantctl.policies.folders examples/tenants.yaml policies"
+UPDATE_COMMAND = ".venv/bin/python -m tenantctl.emit.policy_folders examples/tenants.yaml policies"
 
 _BINDING_SCOPE = {
     "tenant-namespaces": (
