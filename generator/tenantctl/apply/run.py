@@ -22,6 +22,7 @@ from tenantctl.kube.discovery import Discovery, Resource
 FIELD_MANAGER = "tenantctl"
 # Always-present objects that do not make a namespace "still in use".
 NAMESPACE_DEFAULTS = {("ServiceAccount", "default"), ("ConfigMap", "kube-root-ca.crt")}
+ADMISSION_KINDS = frozenset({"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"})
 
 
 @dataclass
@@ -145,9 +146,10 @@ async def apply_objects(
         else:
             outcome.configured.append(key)
 
-    # Cluster-scoped first: a namespaced object needs its Namespace.
-    await asyncio.gather(*(one(obj) for obj in the_plan.cluster_scoped))
-    await asyncio.gather(*(one(obj) for obj in the_plan.namespaced))
+    # Namespaces first (a namespaced object needs its Namespace), then the admission parameters
+    # (a binding without them denies), then the rest of the cluster-scoped objects, then the rest.
+    for wave in the_plan.waves():
+        await asyncio.gather(*(one(obj) for obj in wave))
     return outcome
 
 
@@ -160,8 +162,16 @@ async def delete_objects(
     dry_run: bool,
     concurrency: int,
 ) -> None:
-    """Delete ``keys`` (namespaced ones first, then cluster-scoped), each tolerated if gone."""
+    """Delete ``keys`` (namespaced ones first, then cluster-scoped), each tolerated if gone.
+    After a failed apply, admission policies and bindings are kept: their replacements may be
+    what failed, and deleting them would leave tenant namespaces unprotected."""
     limit = asyncio.Semaphore(concurrency)
+    if outcome.failed:
+        held = [key for key in keys if key[1] in ADMISSION_KINDS]
+        keys = [key for key in keys if key[1] not in ADMISSION_KINDS]
+        outcome.failed.extend(
+            (key, "kept: the apply failed, and its replacement may be what failed") for key in held
+        )
 
     async def one(key: Key) -> None:
         path = _resource_of(state, key).path(key[2] or None, key[3])

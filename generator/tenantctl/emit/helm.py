@@ -30,7 +30,7 @@ import jinja2
 
 from tenantctl import __version__, labels
 from tenantctl.emit.yamlio import dump_documents
-from tenantctl.render import istio, network, openshell, quota, rbac
+from tenantctl.render import istio, network, openshell, policies, quota, rbac
 from tenantctl.render.bundle import render
 from tenantctl.spec.model import Port, TenantNamespace, TenantSet
 
@@ -150,8 +150,28 @@ BUILTIN_SETTINGS: dict[str, Any] = {
 # shared file (the admission-policy bundle, anything added later) is carried into the chart as a
 # static template, so the chart never silently lacks an object the Kustomize output has.
 TEMPLATED_SHARED_FILES = frozenset(
-    {"cluster-roles.yaml", "gateway-rbac.yaml", "gateway-network.yaml", "openshell-allowlist.yaml"}
+    {
+        "cluster-roles.yaml",
+        "gateway-rbac.yaml",
+        "gateway-network.yaml",
+        "openshell-allowlist.yaml",
+        "admission-parameters.yaml",
+    }
 )
+
+# Admission parameters the chart's template does not derive from ``tenants``.
+_TENANT_PARAMETERS = frozenset({"specId", "tenants"})
+
+
+def admission_values(tenantset: TenantSet) -> dict[str, Any]:
+    """``admissionParameters``: the policies' platform parameters (identities, allowed roles,
+    protected keys); lists stay lists here and become one item a line in the ConfigMap."""
+    return {
+        name: compute(tenantset)
+        for name, compute in policies.PARAMETERS.items()
+        if name not in _TENANT_PARAMETERS
+    }
+
 
 _MISSING = object()
 
@@ -252,6 +272,7 @@ def chart_values(tenantset: TenantSet) -> dict[str, Any]:
             for name, objects in render(tenantset).shared.items()
             if name not in TEMPLATED_SHARED_FILES and objects
         },
+        "admissionParameters": admission_values(tenantset),
         "namespaceDefaults": defaults,
         "tenants": tenants,
     }
@@ -385,6 +406,13 @@ def values_schema() -> dict[str, Any]:
             "keepNamespaces": {"type": "boolean"},
             "static": {"type": "object", "additionalProperties": {"type": "boolean"}},
             "platform": {"type": "object"},
+            "admissionParameters": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": ["string", "array"],
+                    "items": {"type": "string", "pattern": "^[^\\n]*$"},
+                },
+            },
             "namespaceDefaults": _namespace_schema(named=False),
             "tenants": {
                 "type": "array",
@@ -434,6 +462,7 @@ def _template_context(spec_id: str) -> dict[str, Any]:
         "quota": quota,
         "istio": istio,
         "openshell": openshell,
+        "policies": policies,
         "sandbox_roles": {
             "admin": rbac.SANDBOX_USER_ROLE,
             "edit": rbac.SANDBOX_USER_ROLE,

@@ -43,6 +43,7 @@ def render(tenantset: TenantSet) -> Rendering:
         "gateway-rbac.yaml": [rbac.render_gateway_cluster_binding(tenantset)],
         "gateway-network.yaml": [network.render_gateway_ingress_policy(tenantset)],
         "admission-policies.yaml": policies.render_policies(tenantset),
+        "admission-parameters.yaml": [policies.render_parameters(tenantset)],
     }
     patches: dict[str, dict[str, Any]] = {}
     if openshell.uses_allowlist_file(tenantset):

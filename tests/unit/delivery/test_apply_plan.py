@@ -3,18 +3,23 @@
 Covers: prune candidates are only this spec's labelled objects that are no longer rendered, and
 never Namespaces; unmanaged or foreign namespaces are refused unless adopted; unchanged objects
 are skipped only when the applied hash matches and every rendered field is still live;
-cluster-scoped objects and Namespaces come first; the applied hash ignores itself.
+cluster-scoped objects and Namespaces come first, admission parameters right after Namespaces;
+the applied hash ignores itself.
 """
 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 from tenantctl import labels
 from tenantctl.apply import plan
+from tenantctl.render.bundle import render
+from tenantctl.spec.reading import read_tenantset
 
 SPEC = "example"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "tenants.yaml"
 
 
 def owned(spec: str = SPEC) -> dict[str, str]:
@@ -194,3 +199,13 @@ def test_every_kind_tenantctl_renders_is_one_prune_looks_for() -> None:
             (o["apiVersion"], o["kind"]) for o in render(read_tenantset(spec)).all_manifests()
         }
         assert rendered <= known, rendered - known
+
+
+def test_admission_parameters_are_applied_after_namespaces_and_before_any_binding() -> None:
+    the_plan = make(render(read_tenantset(EXAMPLE)).all_manifests(), [])
+    waves = [[(o["kind"], o["metadata"]["name"]) for o in wave] for wave in the_plan.waves()]
+    assert {kind for kind, _ in waves[0]} == {"Namespace"}
+    assert waves[1] == [("ConfigMap", "tenantctl-admission-example")]
+    binding = ("ValidatingAdmissionPolicyBinding", "tenantctl-rolebinding-scope.v2.example")
+    assert binding in waves[2]
+    assert all(o["metadata"].get("namespace") for o in the_plan.waves()[3])

@@ -2,9 +2,9 @@
 
 Covers: the chart renders exactly the objects of the Kustomize output (after removing the labels
 and annotations that exist for Helm's sake); `helm lint --strict` is clean; values drive the
-chart (a tenant added to values.yaml gets its objects; a namespace setting overrides a default key
-by key); a typo in the values is rejected by the values schema; namespaces survive `helm
-uninstall`; output is deterministic.
+chart (a tenant added to values.yaml gets its objects and is in the admission parameters; a
+namespace setting overrides a default key by key); a typo in the values is rejected by the
+values schema; namespaces survive `helm uninstall`; output is deterministic.
 """
 
 from __future__ import annotations
@@ -116,6 +116,24 @@ def test_a_tenant_added_to_the_values_gets_its_namespace_objects(tmp_path: Path)
     )
     peer = gateway_policy["spec"]["ingress"][0]["from"][0]["namespaceSelector"]
     assert "gamma-dev" in peer["matchExpressions"][0]["values"]
+
+
+def test_a_tenant_added_to_the_values_is_in_the_admission_parameters(tmp_path: Path) -> None:
+    chart = write_chart(EXAMPLE, tmp_path / "chart")
+    values = yaml.safe_load((chart / "values.yaml").read_text())
+    gamma = {
+        "name": "gamma",
+        "owner": "gina@example.com",
+        "roles": {"admin": {"groups": ["gamma-admins"]}, "view": {"users": ["gus@example.com"]}},
+        "namespaces": [{"name": "gamma-dev"}],
+    }
+    (tmp_path / "gamma.yaml").write_text(yaml.safe_dump({"tenants": [*values["tenants"], gamma]}))
+    objects = helm_objects(chart, "-f", str(tmp_path / "gamma.yaml"))
+    data = objects[("v1", "ConfigMap", "tenantctl-system", "tenantctl-admission-example")]["data"]
+    assert data["tenants"] == "alpha\nbeta\ngamma"
+    assert data["tenant.gamma.groups"] == "gamma-admins"
+    assert data["tenant.gamma.users"] == "gus@example.com"
+    assert data["namespace.gamma-dev"] == "gamma"
 
 
 def test_namespace_defaults_hold_exactly_the_settings_every_namespace_shares() -> None:
