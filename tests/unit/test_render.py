@@ -9,6 +9,7 @@ STRICT wherever agents are; the OpenShell allowlist in both of its forms.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,42 @@ def test_every_object_carries_the_ownership_labels_and_no_owner_references(
     for obj in rendering.all_manifests():
         meta = obj["metadata"]
         assert meta["labels"][labels.MANAGED_BY] == "tenantctl", meta["name"]
-        assert meta["labels"][labels.SPEC_ID] == "example", meta["name"]
+        if obj["kind"] != "ClusterRole":
+            assert meta["labels"][labels.SPEC_ID] == "example", meta["name"]
         assert "ownerReferences" not in meta
+
+
+def _platform_keys(objects: list[dict[str, Any]], namespaces: set[str]) -> set[tuple[str, ...]]:
+    """Objects outside the spec's tenant namespaces (cluster-wide or in the gateway's)."""
+    return {
+        (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])
+        for o in objects
+        if o["kind"] != "Namespace" and o["metadata"].get("namespace") not in namespaces
+    }
+
+
+def test_two_specs_share_only_the_cluster_roles_they_render_alike(tenantset: TenantSet) -> None:
+    # Several TenantSets on one cluster apply the same ClusterRoles instead of taking them from
+    # each other; no spec prunes them, and Argo CD and Flux never do. Every other object outside
+    # the tenant namespaces carries the spec id in its name.
+    example = render(tenantset).all_manifests()
+    other = render(dataclasses.replace(tenantset, spec_id="second")).all_manifests()
+    unowned = [o for o in example if labels.SPEC_ID not in o["metadata"]["labels"]]
+    assert sorted(o["metadata"]["name"] for o in unowned) == [
+        "tenantctl-gateway-read",
+        "tenantctl-gateway-write",
+        "tenantctl-sandbox-user",
+        "tenantctl-sandbox-viewer",
+    ]
+    for obj in unowned:
+        assert obj in other
+        assert obj["metadata"]["annotations"] == {
+            labels.ARGOCD_SYNC_OPTIONS: "Prune=false,Delete=false",
+            labels.FLUX_RECONCILE: "disabled",
+        }
+    tenant_namespaces = {ns.name for ns in tenantset.namespaces()}
+    shared = _platform_keys(example, tenant_namespaces) & _platform_keys(other, tenant_namespaces)
+    assert shared == {("ClusterRole", "", o["metadata"]["name"]) for o in unowned}
 
 
 def test_tenant_namespaces_record_tenant_security_level_residency_and_audit_owner(
@@ -184,6 +219,7 @@ def test_the_gateway_reads_cluster_wide_but_writes_only_through_namespace_bindin
     }
     (cluster_binding,) = of_kind(rendering, "ClusterRoleBinding")
     assert cluster_binding["roleRef"]["name"] == "tenantctl-gateway-read"
+    assert cluster_binding["metadata"]["name"] == "tenantctl-gateway-read-example"
     write_bindings = [
         b
         for b in of_kind(rendering, "RoleBinding")

@@ -81,6 +81,10 @@ def ownership_selector(spec_id: str) -> str:
     return f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE},{labels.SPEC_ID}={spec_id}"
 
 
+# Objects every spec renders alike (tenantctl.render.meta.shared_metadata): tenantctl's, no spec's.
+SHARED_SELECTOR = f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE},!{labels.SPEC_ID}"
+
+
 def covers(desired: Any, live: Any) -> bool:
     """Every field of ``desired`` has the same value in ``live`` (which may have more fields)."""
     if isinstance(desired, dict):

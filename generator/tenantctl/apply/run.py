@@ -63,18 +63,25 @@ async def resolve_kinds(
 async def fetch_live(
     client: Client, resources: dict[tuple[str, str], Resource], spec_id: str
 ) -> LiveState:
-    """One LIST per kind with this spec's ownership selector, plus every Namespace's metadata."""
-    selector = planning.ownership_selector(spec_id)
+    """One LIST per kind with this spec's ownership selector, one more per cluster-scoped kind
+    for the objects every spec renders alike (owned by none, never pruned), plus every
+    Namespace's metadata."""
 
-    async def owned(resource: Resource) -> list[Obj]:
+    async def owned(resource: Resource, selector: str) -> list[Obj]:
         items = await client.list_items(resource.path(), label_selector=selector)
         for item in items:
             item["apiVersion"], item["kind"] = resource.api_version, resource.kind
         return items
 
+    lists = [(r, planning.ownership_selector(spec_id)) for r in resources.values()]
+    lists += [
+        (r, planning.SHARED_SELECTOR)
+        for r in resources.values()
+        if not r.namespaced and r.kind != kinds.NAMESPACE.kind
+    ]
     namespace_resource = resources[("", kinds.NAMESPACE.kind)]
     listed, namespaces = await asyncio.gather(
-        asyncio.gather(*(owned(r) for r in resources.values())),
+        asyncio.gather(*(owned(r, selector) for r, selector in lists)),
         client.list_items(namespace_resource.path(), metadata_only=True),
     )
     owned_live = {planning.object_key(item): item for items in listed for item in items}

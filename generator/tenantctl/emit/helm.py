@@ -247,6 +247,8 @@ def chart_values(tenantset: TenantSet) -> dict[str, Any]:
         "specId": tenantset.spec_id,
         # helm.sh/resource-policy=keep on Namespaces: uninstalling never deletes a tenant's data.
         "keepNamespaces": True,
+        # The ClusterRoles every spec renders alike: false in all but one release on a cluster.
+        "sharedObjects": True,
         "platform": {
             "gateway": {
                 "flavor": gateway.flavor,
@@ -404,6 +406,7 @@ def values_schema() -> dict[str, Any]:
         "properties": {
             "specId": _DNS_LABEL,
             "keepNamespaces": {"type": "boolean"},
+            "sharedObjects": {"type": "boolean"},
             "static": {"type": "object", "additionalProperties": {"type": "boolean"}},
             "platform": {"type": "object"},
             "admissionParameters": {

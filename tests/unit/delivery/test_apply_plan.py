@@ -111,6 +111,22 @@ def test_only_this_specs_labelled_objects_that_are_no_longer_rendered_are_pruned
     assert result.prune == [("", "ResourceQuota", "gone", "tenant-quota")]
 
 
+def test_an_object_every_spec_renders_alike_is_skipped_when_unchanged_and_never_pruned() -> None:
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "shared", "labels": {labels.MANAGED_BY: labels.MANAGED_BY_VALUE}},
+        "rules": [],
+    }
+    live = live_copy(plan.with_applied_hash(role))
+    # fetch_live lists such objects with SHARED_SELECTOR beside this spec's own.
+    owned_live = {plan.object_key(live): live}
+    kept = plan.make_plan([plan.with_applied_hash(role)], owned_live, {}, SPEC, adopt=False)
+    assert kept.unchanged == [plan.object_key(role)] and kept.to_apply == []
+    dropped = plan.make_plan([], owned_live, {}, SPEC, adopt=False)
+    assert dropped.prune == [], "another spec may still use it"
+
+
 def test_prune_never_trusts_a_caller_that_hands_in_unlabelled_objects() -> None:
     unmanaged = live_copy(quota("mine", obj_labels={}))
     owned_live = {plan.object_key(unmanaged): unmanaged}

@@ -112,7 +112,7 @@ def test_a_tenant_added_to_the_values_gets_its_namespace_objects(tmp_path: Path)
     assert quota["requests.cpu"] == "2"
     assert quota["limits.memory"] == "16Gi", "keys the namespace does not set come from defaults"
     gateway_policy = next(
-        o for k, o in objects.items() if k[3] == "tenantctl-allow-tenant-namespaces"
+        o for k, o in objects.items() if k[3] == "tenantctl-allow-tenant-namespaces-example"
     )
     peer = gateway_policy["spec"]["ingress"][0]["from"][0]["namespaceSelector"]
     assert "gamma-dev" in peer["matchExpressions"][0]["values"]
