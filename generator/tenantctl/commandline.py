@@ -7,6 +7,7 @@ Each command reads a spec the same way and, when it has problems, prints every o
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -14,6 +15,7 @@ import click
 from tenantctl.spec.model import TenantSet
 from tenantctl.spec.problems import SpecError
 from tenantctl.spec.reading import read_tenantset
+from tenantctl.spec.together import check_together
 
 EXIT_BAD_SPEC = 2
 
@@ -30,3 +32,23 @@ def read_spec_or_exit(spec: Path, *, not_done: str) -> TenantSet:
             f"{count} problem{'s' if count != 1 else ''} in {spec}; {not_done}.", fg="red", err=True
         )
         sys.exit(EXIT_BAD_SPEC)
+
+
+def exit_on_overlaps(specs: Sequence[Path], *, not_done: str) -> None:
+    """With several (each valid) specs for one cluster: every id, namespace or identity two of
+    them claim printed, and exit 2; nothing with one spec."""
+    if len(specs) < 2:
+        return
+    problems = check_together(specs)
+    if not problems:
+        return
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    count = len(problems)
+    click.secho(
+        f"{count} problem{'s' if count != 1 else ''} between {', '.join(map(str, specs))}; "
+        f"{not_done}.",
+        fg="red",
+        err=True,
+    )
+    sys.exit(EXIT_BAD_SPEC)

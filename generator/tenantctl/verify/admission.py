@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tenantctl import labels
 from tenantctl.policies import PolicySource
 from tenantctl.render import policies as render_policies
 from tenantctl.spec.model import TenantSet
@@ -158,4 +159,67 @@ def check_admission(inventory: Inventory, tenantset: TenantSet | None) -> Result
         f"all {expected} tenantctl admission policies present and bound with Deny {judged}",
         None,
         sorted(source.name for source in catalogue),
+    )
+
+
+CLAIMS_CHECK = "admission.claims"
+
+
+def _claims_of(parameters: dict[str, Any]) -> tuple[str, set[str], set[str]]:
+    """(spec id, namespaces, tenant identities) that one spec's parameter ConfigMap claims."""
+    data = parameters.get("data") or {}
+    prefix, suffixes = render_policies.NAMESPACE_TENANT_KEY.format(""), (".groups", ".users")
+    namespaces = {key.removeprefix(prefix) for key in data if key.startswith(prefix)}
+    identities = {
+        f"{key.rsplit('.', 1)[1][:-1]} {name}"
+        for key, value in data.items()
+        if key.startswith("tenant.") and key.endswith(suffixes)
+        for name in str(value).split("\n")
+        if name
+    }
+    return str(data.get("specId", name_of(parameters))), namespaces, identities
+
+
+def check_claims(inventory: Inventory, tenantset: TenantSet | None) -> Result:
+    """No namespace or tenant identity is claimed by two TenantSets on the cluster (each spec's
+    parameter ConfigMap lists what it claims), and none of the spec's namespaces carries another
+    spec's id: each spec's policies know only their own tenants, so a shared identity holds both
+    tenants' rights and neither spec's policies can stop it."""
+    owners: dict[str, set[str]] = {}
+    specs = set()
+    for parameters in inventory.of_kind("ConfigMap"):
+        data = parameters.get("data") or {}
+        if "specId" not in data or "tenants" not in data:
+            continue
+        spec_id, namespaces, identities = _claims_of(parameters)
+        specs.add(spec_id)
+        for claim in {f"namespace {name}" for name in namespaces} | identities:
+            owners.setdefault(claim, set()).add(spec_id)
+    problems = [
+        f"{claim}: claimed by TenantSets {', '.join(sorted(ids))}"
+        for claim, ids in sorted(owners.items())
+        if len(ids) > 1
+    ]
+    if tenantset is not None:
+        for namespace in tenantset.namespaces():
+            other = inventory.namespace_labels(namespace.name).get(labels.SPEC_ID)
+            if other and other != tenantset.spec_id:
+                problems.append(
+                    f"namespace {namespace.name}: labelled as TenantSet {other}'s, "
+                    f"not {tenantset.spec_id}'s"
+                )
+    if problems:
+        return failed(
+            PLATFORM,
+            CLAIMS_CHECK,
+            f"{len(problems)} namespace(s) or identities claimed by two TenantSets",
+            None,
+            problems,
+        )
+    return passed(
+        PLATFORM,
+        CLAIMS_CHECK,
+        f"no namespace or identity claimed twice among {len(specs)} TenantSet(s)' parameters",
+        None,
+        sorted(specs),
     )

@@ -75,6 +75,7 @@ def _verify(
     results.extend(istio.check_istio(inventory, expectations))
     results.extend(quota.check_quota(inventory, expectations))
     results.append(admission.check_admission(inventory, tenantset))
+    results.append(admission.check_claims(inventory, tenantset))
     verification.permissions = summaries
 
     order, cells, verdicts, note = network.matrix(analysis, expectations)

@@ -438,3 +438,25 @@ def test_pods_of_workloads_in_the_input_are_analysed_with_their_real_labels() ->
     assert (("app", "agent"), ("version", "2")) in {
         pod.labels for pod in reach.classes_by_namespace["blue-a"]
     }
+
+
+def test_a_namespace_or_group_claimed_by_two_tenantsets_is_flagged() -> None:
+    objects = base_objects()
+    parameters = find(objects, "ConfigMap", "tenantctl-system", "tenantctl-admission-example")
+    second = {
+        **parameters,
+        "metadata": {**parameters["metadata"], "name": "tenantctl-admission-second"},
+        "data": {
+            "specId": "second",
+            "tenants": "delta",
+            "tenant.delta.groups": "delta-admins\nalpha-admins",
+            "tenant.delta.users": "",
+            "namespace.alpha-dev": "delta",
+        },
+    }
+    result = one(run([*objects, second]), "admission.claims")
+    assert not result.ok
+    assert result.details == (
+        "group alpha-admins: claimed by TenantSets example, second",
+        "namespace alpha-dev: claimed by TenantSets example, second",
+    )
