@@ -530,12 +530,14 @@ def chart_files(tenantset: TenantSet) -> dict[str, str]:
 
 
 def _static_template(spec_id: str, name: str, objects: list[Any]) -> str:
-    """Objects rendered at generate time, switched by ``.Values.static`` (Go-template-escaped)."""
+    """Objects rendered at generate time, switched by ``.Values.static`` (Go-template-escaped).
+    They must not depend on the tenants (the admission policies read theirs from the parameters
+    the chart computes), since tenants added to values.yaml never reach them."""
     body = dump_documents(objects).replace("{{", '{{ "{{" }}')
     return (
-        f"{{{{- /* Rendered by tenantctl from TenantSet {spec_id!r} at generate time: tenants\n"
-        "added to values.yaml are not reflected here until `tenantctl generate --format helm`\n"
-        "runs again. */ -}}\n"
+        f"{{{{- /* Rendered by tenantctl from TenantSet {spec_id!r} at generate time; nothing\n"
+        "here depends on the tenants in values.yaml (the policies read them from the parameters\n"
+        "in admission-parameters.yaml). */ -}}\n"
         f"{{{{- if .Values.static.{static_switch(name)} }}}}\n"
         f"{body}{{{{- end }}}}\n"
     )

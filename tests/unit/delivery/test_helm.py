@@ -9,6 +9,7 @@ values schema; namespaces survive `helm uninstall`; output is deterministic.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,15 @@ def test_a_tenant_added_to_the_values_gets_its_namespace_objects(tmp_path: Path)
     )
     peer = gateway_policy["spec"]["ingress"][0]["from"][0]["namespaceSelector"]
     assert "gamma-dev" in peer["matchExpressions"][0]["values"]
+
+
+def test_the_static_admission_policies_do_not_depend_on_the_tenants() -> None:
+    # values.yaml can add tenants the static template never sees; the parameters carry them.
+    example = read_tenantset(EXAMPLE)
+    fewer = dataclasses.replace(example, tenants=example.tenants[:1])
+    static = render(example).shared["admission-policies.yaml"]
+    assert render(fewer).shared["admission-policies.yaml"] == static
+    assert "admission-parameters.yaml" in helm.TEMPLATED_SHARED_FILES
 
 
 def test_a_tenant_added_to_the_values_is_in_the_admission_parameters(tmp_path: Path) -> None:
