@@ -107,7 +107,9 @@ PARAMETERS: dict[str, Callable[[TenantSet], str | list[str]]] = {
 
 # Keys of the tenant data beside the named parameters: a tenant's groups and users (one a line)
 # and, for every tenant namespace, its tenant. Tenant and namespace names are DNS labels, so they
-# are valid ConfigMap keys; identities are not, so they are values.
+# are valid ConfigMap keys; identities are not, so they are values. The CEL of
+# generator/tenantctl/policies/rolebinding-scope.yaml reads these keys by name (its samples
+# prove the two agree).
 TENANT_GROUPS_KEY = "tenant.{}.groups"
 TENANT_USERS_KEY = "tenant.{}.users"
 NAMESPACE_TENANT_KEY = "namespace.{}"
@@ -158,21 +160,18 @@ def _lines(value: str | list[str]) -> str:
 def parameter_data(tenantset: TenantSet) -> dict[str, str]:
     """The parameter object's data for ``tenantset``: everything spec-specific the CEL reads."""
     data = {name: _lines(compute(tenantset)) for name, compute in PARAMETERS.items()}
+    groups, users = _tenant_subjects(tenantset, "groups"), _tenant_subjects(tenantset, "users")
     for tenant in tenantset.tenants:
-        data[TENANT_GROUPS_KEY.format(tenant.name)] = _lines(
-            _tenant_subjects(tenantset, "groups")[tenant.name]
-        )
-        data[TENANT_USERS_KEY.format(tenant.name)] = _lines(
-            _tenant_subjects(tenantset, "users")[tenant.name]
-        )
+        data[TENANT_GROUPS_KEY.format(tenant.name)] = _lines(groups[tenant.name])
+        data[TENANT_USERS_KEY.format(tenant.name)] = _lines(users[tenant.name])
         for ns in tenant.namespaces:
             data[NAMESPACE_TENANT_KEY.format(ns.name)] = tenant.name
     return dict(sorted(data.items()))
 
 
 def render_parameters(tenantset: TenantSet) -> Manifest:
-    """The ConfigMap every binding of this spec points its policy at (docs/design.md says why a
-    ConfigMap), in the gateway's namespace, which exists before tenantctl's output is applied."""
+    """The ConfigMap every binding of this spec points its policy at (policies/README.md says why
+    a ConfigMap), in the gateway's namespace, which exists before tenantctl's output is applied."""
     return manifest(
         "v1",
         "ConfigMap",
