@@ -57,9 +57,21 @@ def test_every_object_carries_the_ownership_labels_and_no_owner_references(
     for obj in rendering.all_manifests():
         meta = obj["metadata"]
         assert meta["labels"][labels.MANAGED_BY] == "tenantctl", meta["name"]
-        if obj["kind"] != "ClusterRole":
+        if (obj["kind"], meta["name"]) not in SHARED:
             assert meta["labels"][labels.SPEC_ID] == "example", meta["name"]
         assert "ownerReferences" not in meta
+
+
+# What every spec renders alike: the gateway and sandbox ClusterRoles, and the policy that keeps
+# the API server's parameter watch alive (tenantctl.render.policies.INFORMER_ANCHOR).
+SHARED = {
+    ("ClusterRole", "tenantctl-gateway-read"),
+    ("ClusterRole", "tenantctl-gateway-write"),
+    ("ClusterRole", "tenantctl-sandbox-user"),
+    ("ClusterRole", "tenantctl-sandbox-viewer"),
+    ("ValidatingAdmissionPolicy", "tenantctl-parameter-informer"),
+    ("ValidatingAdmissionPolicyBinding", "tenantctl-parameter-informer"),
+}
 
 
 def _platform_keys(objects: list[dict[str, Any]], namespaces: set[str]) -> set[tuple[str, ...]]:
@@ -71,19 +83,14 @@ def _platform_keys(objects: list[dict[str, Any]], namespaces: set[str]) -> set[t
     }
 
 
-def test_two_specs_share_only_the_cluster_roles_they_render_alike(tenantset: TenantSet) -> None:
+def test_two_specs_share_only_the_objects_they_render_alike(tenantset: TenantSet) -> None:
     # Several TenantSets on one cluster apply the same ClusterRoles instead of taking them from
     # each other; no spec prunes them, and Argo CD and Flux never do. Every other object outside
     # the tenant namespaces carries the spec id in its name.
     example = render(tenantset).all_manifests()
     other = render(dataclasses.replace(tenantset, spec_id="second")).all_manifests()
     unowned = [o for o in example if labels.SPEC_ID not in o["metadata"]["labels"]]
-    assert sorted(o["metadata"]["name"] for o in unowned) == [
-        "tenantctl-gateway-read",
-        "tenantctl-gateway-write",
-        "tenantctl-sandbox-user",
-        "tenantctl-sandbox-viewer",
-    ]
+    assert sorted((o["kind"], o["metadata"]["name"]) for o in unowned) == sorted(SHARED)
     for obj in unowned:
         assert obj in other
         assert obj["metadata"]["annotations"] == {
@@ -92,7 +99,7 @@ def test_two_specs_share_only_the_cluster_roles_they_render_alike(tenantset: Ten
         }
     tenant_namespaces = {ns.name for ns in tenantset.namespaces()}
     shared = _platform_keys(example, tenant_namespaces) & _platform_keys(other, tenant_namespaces)
-    assert shared == {("ClusterRole", "", o["metadata"]["name"]) for o in unowned}
+    assert shared == {(kind, "", name) for kind, name in SHARED}
 
 
 def test_tenant_namespaces_record_tenant_security_level_residency_and_audit_owner(

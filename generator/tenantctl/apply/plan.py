@@ -85,6 +85,11 @@ def ownership_selector(spec_id: str) -> str:
 SHARED_SELECTOR = f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE},!{labels.SPEC_ID}"
 
 
+def is_shared(obj: Obj) -> bool:
+    """A rendered object that every spec renders alike (no spec id)."""
+    return labels.SPEC_ID not in ((obj.get("metadata") or {}).get("labels") or {})
+
+
 def covers(desired: Any, live: Any) -> bool:
     """Every field of ``desired`` has the same value in ``live`` (which may have more fields)."""
     if isinstance(desired, dict):

@@ -124,7 +124,9 @@ async def apply_objects(
                     path,
                     obj,
                     field_manager=FIELD_MANAGER,
-                    force=force_conflicts or key in adopted,
+                    # Objects every spec renders alike may have been applied by another tool
+                    # (Helm, Flux) for another spec: the same values, so taking them is safe.
+                    force=force_conflicts or key in adopted or planning.is_shared(obj),
                     dry_run=dry_run,
                 )
             except errors.Conflict as err:

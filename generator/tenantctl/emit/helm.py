@@ -156,6 +156,7 @@ TEMPLATED_SHARED_FILES = frozenset(
         "gateway-network.yaml",
         "openshell-allowlist.yaml",
         "admission-parameters.yaml",
+        "admission-informer.yaml",
     }
 )
 
@@ -247,7 +248,8 @@ def chart_values(tenantset: TenantSet) -> dict[str, Any]:
         "specId": tenantset.spec_id,
         # helm.sh/resource-policy=keep on Namespaces: uninstalling never deletes a tenant's data.
         "keepNamespaces": True,
-        # The ClusterRoles every spec renders alike: false in all but one release on a cluster.
+        # The objects every spec renders alike (ClusterRoles, the parameter informer's anchor):
+        # false in all but one release on a cluster.
         "sharedObjects": True,
         "platform": {
             "gateway": {
@@ -466,6 +468,7 @@ def _template_context(spec_id: str) -> dict[str, Any]:
         "istio": istio,
         "openshell": openshell,
         "policies": policies,
+        "informer_anchor_yaml": dump_documents(policies.render_informer_anchor()).rstrip("\n"),
         "sandbox_roles": {
             "admin": rbac.SANDBOX_USER_ROLE,
             "edit": rbac.SANDBOX_USER_ROLE,

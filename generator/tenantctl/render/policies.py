@@ -23,7 +23,7 @@ from typing import Any
 from tenantctl import labels
 from tenantctl.policies import PolicySource, SharedVariable, load_catalog, load_shared
 from tenantctl.render import rbac
-from tenantctl.render.meta import Manifest, manifest, metadata, ownership_labels
+from tenantctl.render.meta import Manifest, manifest, metadata, ownership_labels, shared_metadata
 from tenantctl.spec.model import TenantSet
 
 ADMISSION_API = "admissionregistration.k8s.io/v1"
@@ -315,3 +315,48 @@ def render_policies(tenantset: TenantSet) -> list[Manifest]:
         for source in catalog()
         for obj in (render_policy(tenantset, source), render_binding(tenantset, source))
     ]
+
+
+# kube-apiserver watches ConfigMaps for policy parameters only while some bound policy has
+# paramKind ConfigMap; once the last one goes, that watch stops and is never restarted, so
+# every ConfigMap-parameter policy created afterwards finds no parameters and denies until the
+# API server restarts (kubernetes/kubernetes#133827, seen on 1.35: its generic policy source
+# starts the shared ConfigMap informer with a context it cancels). This policy and binding keep
+# the watch alive: they match a resource nobody serves, belong to no spec (never pruned), and
+# stay when every TenantSet has been removed.
+INFORMER_ANCHOR = "tenantctl-parameter-informer"
+
+
+def render_informer_anchor() -> list[Manifest]:
+    """A bound ConfigMap-parameter policy that never judges a request; see INFORMER_ANCHOR."""
+    policy = manifest(
+        ADMISSION_API,
+        "ValidatingAdmissionPolicy",
+        shared_metadata(INFORMER_ANCHOR),
+        spec={
+            "failurePolicy": "Ignore",
+            "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [labels.PREFIX],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE"],
+                        "resources": ["parameterinformeranchors"],
+                    }
+                ]
+            },
+            "validations": [{"expression": "true"}],
+        },
+    )
+    binding = manifest(
+        ADMISSION_API,
+        "ValidatingAdmissionPolicyBinding",
+        shared_metadata(INFORMER_ANCHOR),
+        spec={
+            "policyName": INFORMER_ANCHOR,
+            "paramRef": {"name": INFORMER_ANCHOR, "parameterNotFoundAction": "Allow"},
+            "validationActions": ["Deny"],
+        },
+    )
+    return [policy, binding]

@@ -182,8 +182,23 @@ def test_the_static_admission_policies_can_be_switched_off(tmp_path: Path) -> No
     chart = write_chart(EXAMPLE, tmp_path / "chart")
     switch = helm.static_switch("admission-policies.yaml")
     objects = helm_objects(chart, "--set", f"static.{switch}=false")
-    assert not [k for k in objects if k[1].startswith("ValidatingAdmissionPolicy")]
+    assert [k[3] for k in objects if k[1].startswith("ValidatingAdmissionPolicy")] == [
+        "tenantctl-parameter-informer",
+        "tenantctl-parameter-informer",
+    ], "only the shared informer anchor, which sharedObjects switches"
     assert [k for k in helm_objects(chart) if k[1] == "ValidatingAdmissionPolicy"]
+
+
+def test_a_second_release_on_the_cluster_leaves_out_the_shared_objects(tmp_path: Path) -> None:
+    chart = write_chart(EXAMPLE, tmp_path / "chart")
+    objects = helm_objects(chart, "--set", "sharedObjects=false")
+    shared = [
+        o
+        for o in render(read_tenantset(EXAMPLE)).all_manifests()
+        if labels.SPEC_ID not in o["metadata"]["labels"]
+    ]
+    assert shared and not [o for o in shared if key(o) in objects]
+    assert all(labels.SPEC_ID in o["metadata"]["labels"] for o in objects.values())
 
 
 def test_chart_files_are_the_same_bytes_for_the_same_spec() -> None:
