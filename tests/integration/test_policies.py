@@ -631,7 +631,7 @@ def test_the_api_server_type_checks_every_policy_without_warnings(bundle: Cluste
             bundle.admin(
                 "get",
                 "validatingadmissionpolicies",
-                "--selector=app.kubernetes.io/managed-by=tenantctl",
+                "--selector=tenantctl.dev/spec=example",
                 "--output=json",
             ).stdout
         )["items"]

@@ -224,8 +224,16 @@ def test_a_tenant_added_only_in_the_helm_values_is_protected_by_the_charts_polic
     (tmp_path / "gamma.yaml").write_text(yaml.safe_dump({"tenants": [*values["tenants"], gamma]}))
     rendered = tmp_path / "rendered.yaml"
     rendered.write_text(helmcheck.template(chart, "-f", str(tmp_path / "gamma.yaml")))
-    plane.kubectl("apply", "--server-side", "--field-manager=helm-test", "-f", str(rendered))
     try:
+        # Forced: tenantctl may have applied the shared objects before, with the same values.
+        plane.kubectl(
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager=helm-test",
+            "-f",
+            str(rendered),
+        )
         wait_for(
             refused_by_policy(plane, "alpha-admins", "alpha-dev", "gamma-admins"),
             "the chart's rolebinding-scope policy to judge gamma's groups",

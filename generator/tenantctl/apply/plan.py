@@ -11,7 +11,9 @@ without a cluster:
 - A rendered Namespace that exists but is not this spec's is refused, unless ``--adopt``.
 - Admission parameters go before every other object but Namespaces: a binding whose parameters
   are missing denies (``parameterNotFoundAction: Deny``), so they must exist before the bindings
-  and before the objects those bindings judge.
+  and before the objects those bindings judge. Bindings go after their policies: the API server
+  authorises a binding's ``paramRef`` against its policy's ``paramKind``, and without the policy
+  demands ``get`` on every resource.
 - An object is skipped as unchanged only when its applied-hash annotation matches (the fields
   tenantctl sets are the same as last time) *and* every rendered field still has its rendered
   value live (nobody changed them since). Anything else is applied; server-side apply is
@@ -143,19 +145,21 @@ class Plan:
     def waves(self) -> list[list[Obj]]:
         """``to_apply`` in the order it must reach the cluster, each wave after the previous:
         Namespaces; the admission parameters rendered bindings name; other cluster-scoped
-        objects; the rest."""
+        objects but the bindings; the bindings; the rest."""
         parameters = parameter_keys(self.to_apply)
-        waves: list[list[Obj]] = [[], [], [], []]
+        waves: list[list[Obj]] = [[], [], [], [], []]
         for obj in self.to_apply:
             key = object_key(obj)
             if key[:2] == ("", "Namespace"):
                 waves[0].append(obj)
             elif key in parameters:
                 waves[1].append(obj)
+            elif obj["kind"] == "ValidatingAdmissionPolicyBinding":
+                waves[3].append(obj)
             elif not key[2]:
                 waves[2].append(obj)
             else:
-                waves[3].append(obj)
+                waves[4].append(obj)
         return [wave for wave in waves if wave]
 
 

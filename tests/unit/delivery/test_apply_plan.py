@@ -3,7 +3,8 @@
 Covers: prune candidates are only this spec's labelled objects that are no longer rendered, and
 never Namespaces; unmanaged or foreign namespaces are refused unless adopted; unchanged objects
 are skipped only when the applied hash matches and every rendered field is still live;
-cluster-scoped objects and Namespaces come first, admission parameters right after Namespaces;
+cluster-scoped objects and Namespaces come first, admission parameters right after Namespaces,
+admission bindings after their policies;
 the applied hash ignores itself.
 """
 
@@ -217,11 +218,11 @@ def test_every_kind_tenantctl_renders_is_one_prune_looks_for() -> None:
         assert rendered <= known, rendered - known
 
 
-def test_admission_parameters_are_applied_after_namespaces_and_before_any_binding() -> None:
+def test_admission_parameters_come_after_namespaces_and_bindings_after_their_policies() -> None:
     the_plan = make(render(read_tenantset(EXAMPLE)).all_manifests(), [])
     waves = [[(o["kind"], o["metadata"]["name"]) for o in wave] for wave in the_plan.waves()]
     assert {kind for kind, _ in waves[0]} == {"Namespace"}
     assert waves[1] == [("ConfigMap", "tenantctl-admission-example")]
-    binding = ("ValidatingAdmissionPolicyBinding", "tenantctl-rolebinding-scope.v2.example")
-    assert binding in waves[2]
-    assert all(o["metadata"].get("namespace") for o in the_plan.waves()[3])
+    assert ("ValidatingAdmissionPolicy", "tenantctl-rolebinding-scope.v2.example") in waves[2]
+    assert {kind for kind, _ in waves[3]} == {"ValidatingAdmissionPolicyBinding"}
+    assert all(o["metadata"].get("namespace") for o in the_plan.waves()[4])
