@@ -175,6 +175,15 @@ def _validation(source: PolicySource, index: int) -> dict[str, str]:
     return rendered
 
 
+def with_match_defaults(match: dict[str, Any]) -> dict[str, Any]:
+    """`match` with the fields the API server would default spelled out.
+
+    ``matchConstraints`` and ``matchResources`` are atomic: server-side apply compares each as a
+    whole, including what the server defaulted. Left implicit, two managers applying the same
+    policy (Flux, then ``tenantctl apply``) conflict although nothing differs."""
+    return {"matchPolicy": "Equivalent", "namespaceSelector": {}, "objectSelector": {}, **match}
+
+
 def render_policy(tenantset: TenantSet, source: PolicySource) -> Manifest:
     return manifest(
         ADMISSION_API,
@@ -189,7 +198,7 @@ def render_policy(tenantset: TenantSet, source: PolicySource) -> Manifest:
         ),
         spec={
             "failurePolicy": "Fail",
-            "matchConstraints": source.match_constraints,
+            "matchConstraints": with_match_defaults(source.match_constraints),
             "variables": [
                 *input_variables(tenantset, source),
                 *({"name": v.name, "expression": v.expression} for v in source.variables),
@@ -202,9 +211,9 @@ def render_policy(tenantset: TenantSet, source: PolicySource) -> Manifest:
 def render_binding(tenantset: TenantSet, source: PolicySource) -> Manifest:
     spec: dict[str, Any] = {"policyName": source.name, "validationActions": ["Deny"]}
     if source.scope == "tenant-namespaces":
-        spec["matchResources"] = {
-            "namespaceSelector": {"matchLabels": {labels.TENANT_NAMESPACE: "true"}}
-        }
+        spec["matchResources"] = with_match_defaults(
+            {"namespaceSelector": {"matchLabels": {labels.TENANT_NAMESPACE: "true"}}}
+        )
     return manifest(
         ADMISSION_API,
         "ValidatingAdmissionPolicyBinding",
