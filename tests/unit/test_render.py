@@ -285,3 +285,4 @@ def test_admission_matches_spell_out_the_server_defaults_so_two_appliers_never_c
         assert match["matchPolicy"] == "Equivalent"
         assert "namespaceSelector" in match
         assert "objectSelector" in match
+        assert all("scope" in rule for rule in match.get("resourceRules", []))

@@ -179,9 +179,21 @@ def with_match_defaults(match: dict[str, Any]) -> dict[str, Any]:
     """`match` with the fields the API server would default spelled out.
 
     ``matchConstraints`` and ``matchResources`` are atomic: server-side apply compares each as a
-    whole, including what the server defaulted. Left implicit, two managers applying the same
-    policy (Flux, then ``tenantctl apply``) conflict although nothing differs."""
-    return {"matchPolicy": "Equivalent", "namespaceSelector": {}, "objectSelector": {}, **match}
+    whole, including what the server defaulted (a rule's ``scope`` too). Left implicit, two
+    managers applying the same policy (Flux, then ``tenantctl apply``) conflict although nothing
+    differs."""
+    rules = {
+        key: [{**rule, "scope": rule.get("scope", "*")} for rule in match[key]]
+        for key in ("resourceRules", "excludeResourceRules")
+        if key in match
+    }
+    return {
+        "matchPolicy": "Equivalent",
+        "namespaceSelector": {},
+        "objectSelector": {},
+        **match,
+        **rules,
+    }
 
 
 def render_policy(tenantset: TenantSet, source: PolicySource) -> Manifest:
