@@ -11,8 +11,9 @@ policies, the gateway's roles) proves that account's RBAC, past the project's ow
 policies. The test users apply and diff as `platform-applier` (group tenantctl-appliers), bound
 to that same ClusterRole.
 
-Covers, in order: every Kustomization becomes Ready and the cluster holds exactly the objects
-`kubectl kustomize` of the tree yields; the gateway creates a sandbox in a Flux-synced tenant
+Covers, in order: Flux starts again on new ports when one it picked is taken meanwhile; every
+Kustomization becomes Ready and the cluster holds exactly the objects `kubectl kustomize` of the
+tree yields; the gateway creates a sandbox in a Flux-synced tenant
 namespace; `tenantctl diff` sees no change and `tenantctl apply` after Flux neither conflicts nor
 takes a field from Flux, nor Flux from it (managed fields compared); a quota changed in the spec
 and pushed changes in the cluster; a tenant removed from the spec loses its namespaced objects
@@ -24,6 +25,7 @@ port behind.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -36,9 +38,9 @@ import yaml
 from flux_harness import Checkout, FluxSync, kube_json, kustomization_names
 from gateway_harness import REPO, World, call, sandbox_body, wait_for
 
-from localcluster import ComponentError, ControlPlane
+from localcluster import ComponentError, ControlPlane, processes
 from localcluster.flux import NAMESPACE, Flux
-from localcluster.processes import port_in_use
+from localcluster.processes import free_port, port_in_use
 from tenantctl import kinds, labels
 from tenantctl.emit import gitops
 
@@ -293,6 +295,29 @@ def remove_everything(loop: GitOps) -> None:
 
 
 # ----- the cases ------------------------------------------------------------------------------
+
+
+def test_a_port_taken_between_picking_and_binding_makes_flux_start_again_on_new_ports(
+    cluster: ControlPlane, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Runs before the module's Flux starts, on the same control plane, and stops its own.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        first_picks = iter([taken])  # the git server's port, the first one picked
+        monkeypatch.setattr(processes, "free_port", lambda: next(first_picks, None) or free_port())
+        system = Flux(cluster)
+        messages: list[str] = []
+        try:
+            system.up(progress=messages.append)
+            assert system.ports is not None
+            assert system.ports.git != taken
+        finally:
+            system.down()
+
+    assert "a chosen port was taken meanwhile; starting Flux again on new ports" in messages
+    assert "address already in use" in (cluster.dir / "logs" / "git-server.log").read_text().lower()
 
 
 def test_every_kustomization_becomes_ready_and_the_cluster_holds_exactly_the_tree(

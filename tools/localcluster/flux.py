@@ -28,6 +28,8 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -52,6 +54,7 @@ GIT_SERVER_SCRIPT = Path(__file__).resolve().parent / "gitserver.py"
 FIELD_MANAGER = "tenantctl-localcluster"
 TOKEN_DURATION = "8760h"
 READY_TIMEOUT_SECONDS = 90.0
+START_ATTEMPTS = 2
 # A Kustomization waiting for another (dependsOn) is looked at again after this long; Flux's
 # default of 30 s would only slow the tests down.
 REQUEUE_DEPENDENCY = "2s"
@@ -116,12 +119,22 @@ class Flux:
         if shutil.which("git") is None:
             raise ComponentError("git is not on PATH; the Flux git server runs git http-backend")
         started = time.monotonic()
-        try:
-            self._up(progress)
-        except BaseException:
-            with contextlib.suppress(ComponentError):
-                self.down()
-            raise
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._up(progress)
+                break
+            except ComponentError as error:
+                with contextlib.suppress(ComponentError):
+                    self.down()
+                # Free ports are picked, not held (as for the control plane): another process
+                # can take one first. Anything else is a real failure.
+                if "address already in use" not in str(error).lower() or attempt == START_ATTEMPTS:
+                    raise
+                progress("a chosen port was taken meanwhile; starting Flux again on new ports")
+            except BaseException:
+                with contextlib.suppress(ComponentError):
+                    self.down()
+                raise
         progress(f"Flux ready in {time.monotonic() - started:.1f}s")
 
     def down(self) -> None:
@@ -162,11 +175,9 @@ class Flux:
             self._kustomize_controller_argv(),
             self._environment(KUSTOMIZE_CONTROLLER),
         )
+        self._wait_until(git, "does not answer HTTP", lambda: _answers_http(self._ports.git))
         self._wait_until(
-            git, "does not accept connections", lambda: processes.port_in_use(self._ports.git)
-        )
-        self._wait_until(
-            source, "does not serve artifacts", lambda: processes.port_in_use(self._ports.storage)
+            source, "does not serve artifacts", lambda: _answers_http(self._ports.storage)
         )
         for daemon in (source, kustomize):
             self._wait_until(
@@ -273,6 +284,19 @@ class Flux:
         if not path.exists():
             return None
         return FluxPorts(**json.loads(path.read_text()))
+
+
+def _answers_http(port: int) -> bool:
+    """True once an HTTP server answers on `port` (a mere listener that never answers is not)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"http://127.0.0.1:{port}/", timeout=1):
+            return True
+    except urllib.error.HTTPError as error:
+        error.close()
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def _workers_started(daemon: Daemon) -> bool:
