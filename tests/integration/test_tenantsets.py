@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 import yaml
+from polling import wait_until
 
 from localcluster import ADMIN_USER, ControlPlane
 from tenantctl import helmcheck, labels
@@ -54,14 +55,6 @@ REFUSAL = "denied request: tenantctl-rolebinding-scope: RoleBindings in {namespa
 
 
 # ----- helpers --------------------------------------------------------------------------------
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}", pytrace=False)
-        time.sleep(0.3)
 
 
 def tenantctl(cluster: ControlPlane, command: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -132,14 +125,14 @@ def bindings_settled(cluster: ControlPlane) -> None:
     """Wait until no binding that lost its parameters still judges requests: the API server
     drops a deleted binding a moment after the delete returns, and until then it denies every
     Namespace write (tenantctl-namespace-labels matches them all)."""
-    wait_for(
+    wait_until(
         lambda: (
             cluster.kubectl(
                 "create", "namespace", "settled-probe", "--dry-run=server", check=False
             ).returncode
             == 0
         ),
-        "deleted admission bindings to stop judging",
+        timeout=90, describe="deleted admission bindings to stop judging",
     )
 
 
@@ -234,9 +227,9 @@ def test_a_tenant_added_only_in_the_helm_values_is_protected_by_the_charts_polic
             "-f",
             str(rendered),
         )
-        wait_for(
+        wait_until(
             refused_by_policy(plane, "alpha-admins", "alpha-dev", "gamma-admins"),
-            "the chart's rolebinding-scope policy to judge gamma's groups",
+            timeout=90, describe="the chart's rolebinding-scope policy to judge gamma's groups",
         )
         # Positive controls first: each admin may bind its own group.
         assert_admitted(try_binding(plane, "alpha-admins", "alpha-dev", "alpha-admins"))
@@ -311,22 +304,22 @@ def test_apply_moves_a_cluster_from_the_literal_policies_without_an_unprotected_
     plane.kubectl(
         "apply", "--server-side", "--field-manager=tenantctl", "-f", str(LITERAL_POLICIES)
     )
-    wait_for(
+    wait_until(
         lambda: (
             "tenantctl-rolebinding-scope' with binding 'tenantctl-rolebinding-scope'"
             in try_binding(plane, "alpha-admins", "alpha-dev", "beta-admins").stderr
         ),
-        "the literal policies to be enforced",
+        timeout=90, describe="the literal policies to be enforced",
     )
     with Prober(plane) as prober:
         upgrade = tenantctl(plane, "apply", str(EXAMPLE), "--prune")
         # Keep probing until the new policy is the one that answers.
-        wait_for(
+        wait_until(
             lambda: (
                 "tenantctl-rolebinding-scope.v2.example'"
                 in try_binding(plane, "alpha-admins", "alpha-dev", "beta-admins").stderr
             ),
-            "the parameterised policy to answer",
+            timeout=90, describe="the parameterised policy to answer",
         )
     assert upgrade.returncode == 0, upgrade.stderr
     assert prober.attempts > 0
@@ -358,9 +351,9 @@ def test_two_specs_applied_side_by_side_leave_each_other_untouched(plane: Contro
 
 
 def test_each_spec_protects_its_tenants_with_its_own_parameters(plane: ControlPlane) -> None:
-    wait_for(
+    wait_until(
         refused_by_policy(plane, "delta-admins", "delta-dev", "epsilon-admins"),
-        "the second spec's policies to be enforced",
+        timeout=90, describe="the second spec's policies to be enforced",
     )
     assert_admitted(try_binding(plane, "delta-admins", "delta-dev", "delta-admins"))
     assert_refused(try_binding(plane, "delta-admins", "delta-dev", "epsilon-admins"), "delta-dev")

@@ -4,7 +4,8 @@ Aspects: ownership labels on everything and no ownerReferences; namespaces selec
 their immutable name label, namespace and pod selectors ANDed in one peer; default deny plus DNS
 over UDP and TCP; tenant access through RoleBindings only, never to cluster-admin; the gateway's
 write access only inside tenant namespaces; quota keys all covered by LimitRange defaults; Istio
-STRICT wherever agents are; the OpenShell allowlist in both of its forms.
+STRICT wherever agents are; the OpenShell allowlist in both of its forms; admission matches with
+the server's defaults spelled out.
 """
 
 from __future__ import annotations
@@ -332,3 +333,24 @@ def test_the_openshell_file_allowlist_lists_every_tenant_namespace() -> None:
     assert config_map["data"] == {"workspaces.json": '["search-dev", "search-prod"]'}
     for namespace in of_kind(rendering, "Namespace"):
         assert "openshell.ai/workspace" not in namespace["metadata"]["labels"]
+
+
+def test_admission_matches_spell_out_the_server_defaults_so_two_appliers_never_conflict(
+    rendering: Rendering,
+) -> None:
+    # Server-side apply compares atomic fields whole, defaults included: Flux and `tenantctl
+    # apply` conflicted on every policy while both applied the same object (test_flux.py).
+    matches = [
+        p["spec"]["matchConstraints"] for p in of_kind(rendering, "ValidatingAdmissionPolicy")
+    ]
+    matches += [
+        b["spec"]["matchResources"]
+        for b in of_kind(rendering, "ValidatingAdmissionPolicyBinding")
+        if "matchResources" in b["spec"]
+    ]
+    assert matches
+    for match in matches:
+        assert match["matchPolicy"] == "Equivalent"
+        assert "namespaceSelector" in match
+        assert "objectSelector" in match
+        assert all("scope" in rule for rule in match.get("resourceRules", []))

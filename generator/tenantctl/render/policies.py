@@ -254,6 +254,27 @@ def _validation(source: PolicySource, index: int) -> dict[str, str]:
     return rendered
 
 
+def with_match_defaults(match: dict[str, Any]) -> dict[str, Any]:
+    """`match` with the fields the API server would default spelled out.
+
+    ``matchConstraints`` and ``matchResources`` are atomic: server-side apply compares each as a
+    whole, including what the server defaulted (a rule's ``scope`` too). Left implicit, two
+    managers applying the same policy (Flux, then ``tenantctl apply``) conflict although nothing
+    differs."""
+    rules = {
+        key: [{**rule, "scope": rule.get("scope", "*")} for rule in match[key]]
+        for key in ("resourceRules", "excludeResourceRules")
+        if key in match
+    }
+    return {
+        "matchPolicy": "Equivalent",
+        "namespaceSelector": {},
+        "objectSelector": {},
+        **match,
+        **rules,
+    }
+
+
 def render_policy(tenantset: TenantSet, source: PolicySource) -> Manifest:
     """The policy as code: the same CEL for every spec; only its name carries the spec id, so
     each spec owns (applies, diffs and prunes) its own copy."""
@@ -271,7 +292,7 @@ def render_policy(tenantset: TenantSet, source: PolicySource) -> Manifest:
         spec={
             "failurePolicy": "Fail",
             "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
-            "matchConstraints": source.match_constraints,
+            "matchConstraints": with_match_defaults(source.match_constraints),
             "variables": [
                 *input_variables(source),
                 *({"name": v.name, "expression": v.expression} for v in source.variables),
@@ -295,11 +316,16 @@ def render_binding(tenantset: TenantSet, source: PolicySource) -> Manifest:
         "validationActions": ["Deny"],
     }
     if source.scope == "tenant-namespaces":
-        spec["matchResources"] = {
-            "namespaceSelector": {
-                "matchLabels": {labels.SPEC_ID: tenantset.spec_id, labels.TENANT_NAMESPACE: "true"}
+        spec["matchResources"] = with_match_defaults(
+            {
+                "namespaceSelector": {
+                    "matchLabels": {
+                        labels.SPEC_ID: tenantset.spec_id,
+                        labels.TENANT_NAMESPACE: "true",
+                    }
+                }
             }
-        }
+        )
     return manifest(
         ADMISSION_API,
         "ValidatingAdmissionPolicyBinding",
@@ -337,16 +363,18 @@ def render_informer_anchor() -> list[Manifest]:
         spec={
             "failurePolicy": "Ignore",
             "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
-            "matchConstraints": {
-                "resourceRules": [
-                    {
-                        "apiGroups": [labels.PREFIX],
-                        "apiVersions": ["v1"],
-                        "operations": ["CREATE"],
-                        "resources": ["parameterinformeranchors"],
-                    }
-                ]
-            },
+            "matchConstraints": with_match_defaults(
+                {
+                    "resourceRules": [
+                        {
+                            "apiGroups": [labels.PREFIX],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE"],
+                            "resources": ["parameterinformeranchors"],
+                        }
+                    ]
+                }
+            ),
             "validations": [{"expression": "true"}],
         },
     )

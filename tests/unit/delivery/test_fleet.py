@@ -165,6 +165,7 @@ def test_flux_gets_one_entry_point_per_cluster_syncing_that_cluster_only(tmp_pat
         assert entry["resources"] == ["source.yaml", "kustomizations.yaml", "applier-rbac.yaml"]
         units = documents(folder / "kustomizations.yaml")
         assert [u["spec"]["path"] for u in units] == [
+            f"./clusters/{name}/gitops/flux",
             f"./clusters/{name}/bases/tenantctl",
             *(f"./clusters/{name}/overlays/{tenant}" for tenant in tenants),
         ]
