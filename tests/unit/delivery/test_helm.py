@@ -132,6 +132,7 @@ def test_the_static_admission_policies_do_not_depend_on_the_tenants() -> None:
     assert "admission-parameters.yaml" in helm.TEMPLATED_SHARED_FILES
 
 
+@pytest.mark.tools
 def test_a_tenant_added_to_the_values_is_in_the_admission_parameters(tmp_path: Path) -> None:
     chart = write_chart(EXAMPLE, tmp_path / "chart")
     values = yaml.safe_load((chart / "values.yaml").read_text())
@@ -199,6 +200,7 @@ def test_the_static_admission_policies_can_be_switched_off(tmp_path: Path) -> No
     assert [k for k in helm_objects(chart) if k[1] == "ValidatingAdmissionPolicy"]
 
 
+@pytest.mark.tools
 def test_a_second_release_on_the_cluster_leaves_out_the_shared_objects(tmp_path: Path) -> None:
     chart = write_chart(EXAMPLE, tmp_path / "chart")
     objects = helm_objects(chart, "--set", "sharedObjects=false")
