@@ -33,12 +33,18 @@ test: tools lint typecheck
 
 ## unit: the tests that need no built toolchain (no .tools/), in about a minute; tests that
 ## need kubeconform, helm or kubectl carry the `tools` marker and run in `make test`.
-## TENANTCTL_TOOLS_DIR points at an empty folder, so a test that needs a tool and lacks the
-## `tools` marker fails here instead of passing on a developer's machine.
+## TENANTCTL_TOOLS_DIR points at an empty folder and the three tools on PATH are replaced by
+## scripts that fail, so a test that needs a tool and lacks the `tools` marker fails here
+## instead of passing on a developer's machine.
+HIDDEN_TOOLS := build/hidden-tools
 unit: venv lint
-	mkdir -p build/no-tools
-	TENANTCTL_TOOLS_DIR=$(CURDIR)/build/no-tools TENANTCTL_SKIP_INTEGRATION=1 \
-		$(BIN)/pytest -m "not integration and not tools"
+	mkdir -p build/no-tools $(HIDDEN_TOOLS)
+	for tool in kubectl helm kubeconform; do \
+		printf '#!/bin/sh\necho "%s is hidden from make unit: mark the test tools" >&2\nexit 127\n' \
+			$$tool >$(HIDDEN_TOOLS)/$$tool && chmod +x $(HIDDEN_TOOLS)/$$tool; \
+	done
+	PATH="$(CURDIR)/$(HIDDEN_TOOLS):$$PATH" TENANTCTL_TOOLS_DIR=$(CURDIR)/build/no-tools \
+		TENANTCTL_SKIP_INTEGRATION=1 $(BIN)/pytest -m "not integration and not tools"
 
 lint: venv
 	$(BIN)/ruff check generator gateway tests tools bench
@@ -55,4 +61,4 @@ overlays: venv
 	$(BIN)/pytest -q tests/unit/test_golden.py --update-golden
 
 clean:
-	rm -rf $(DEMO_OUT) .pytest_cache .ruff_cache
+	rm -rf $(DEMO_OUT) .pytest_cache .ruff_cache .mypy_cache

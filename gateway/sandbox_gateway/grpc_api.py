@@ -106,7 +106,7 @@ def rich_status(
 
 
 async def abort(
-    context: grpc.aio.ServicerContext,
+    context: grpc.aio.ServicerContext[Any, Any],
     code: grpc.StatusCode,
     message: str,
     *,
@@ -142,7 +142,7 @@ class OpenShellService(openshell_pb2_grpc.OpenShellServicer):
     async def _call(
         self,
         method: str,
-        context: grpc.aio.ServicerContext,
+        context: grpc.aio.ServicerContext[Any, Any],
         work: Callable[[], Awaitable[Response]],
     ) -> Response:
         started = time.monotonic()
@@ -161,7 +161,7 @@ class OpenShellService(openshell_pb2_grpc.OpenShellServicer):
             metrics.requests.labels(route, "GRPC", code.name).inc()
             metrics.request_seconds.labels(route, "GRPC").observe(time.monotonic() - started)
 
-    async def _caller(self, context: grpc.aio.ServicerContext) -> Caller:
+    async def _caller(self, context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
         metadata = dict(context.invocation_metadata() or ())
         authorization = metadata.get("authorization")
         if isinstance(authorization, bytes):
@@ -169,7 +169,7 @@ class OpenShellService(openshell_pb2_grpc.OpenShellServicer):
         return await operations.authenticate(self.gateway, authorization)
 
     async def _authorised_workspace(
-        self, context: grpc.aio.ServicerContext, selector: Any, verb: Verb, name: str = ""
+        self, context: grpc.aio.ServicerContext[Any, Any], selector: Any, verb: Verb, name: str = ""
     ) -> str:
         caller = await self._caller(context)
         workspace = grpc_mapping.workspace_of(selector, "workspace_scope")
@@ -181,7 +181,11 @@ class OpenShellService(openshell_pb2_grpc.OpenShellServicer):
     # ----- the served calls -----------------------------------------------------------------------
 
     async def Health(
-        self, request: openshell_pb2.HealthRequest, context: grpc.aio.ServicerContext
+        self,
+        request: openshell_pb2.HealthRequest,
+        context: grpc.aio.ServicerContext[
+            openshell_pb2.HealthRequest, openshell_pb2.HealthResponse
+        ],
     ) -> openshell_pb2.HealthResponse:
         async def work() -> openshell_pb2.HealthResponse:
             gateway = self.gateway
@@ -196,7 +200,11 @@ class OpenShellService(openshell_pb2_grpc.OpenShellServicer):
         return await self._call("Health", context, work)
 
     async def CreateSandbox(
-        self, request: openshell_pb2.CreateSandboxRequest, context: grpc.aio.ServicerContext
+        self,
+        request: openshell_pb2.CreateSandboxRequest,
+        context: grpc.aio.ServicerContext[
+            openshell_pb2.CreateSandboxRequest, openshell_pb2.SandboxResponse
+        ],
     ) -> openshell_pb2.SandboxResponse:
         async def work() -> openshell_pb2.SandboxResponse:
             caller = await self._caller(context)
@@ -217,7 +225,11 @@ class OpenShellService(openshell_pb2_grpc.OpenShellServicer):
         return await self._call("CreateSandbox", context, work)
 
     async def GetSandbox(
-        self, request: openshell_pb2.GetSandboxRequest, context: grpc.aio.ServicerContext
+        self,
+        request: openshell_pb2.GetSandboxRequest,
+        context: grpc.aio.ServicerContext[
+            openshell_pb2.GetSandboxRequest, openshell_pb2.SandboxResponse
+        ],
     ) -> openshell_pb2.SandboxResponse:
         async def work() -> openshell_pb2.SandboxResponse:
             workspace = await self._authorised_workspace(
@@ -230,7 +242,11 @@ class OpenShellService(openshell_pb2_grpc.OpenShellServicer):
         return await self._call("GetSandbox", context, work)
 
     async def ListSandboxes(
-        self, request: openshell_pb2.ListSandboxesRequest, context: grpc.aio.ServicerContext
+        self,
+        request: openshell_pb2.ListSandboxesRequest,
+        context: grpc.aio.ServicerContext[
+            openshell_pb2.ListSandboxesRequest, openshell_pb2.ListSandboxesResponse
+        ],
     ) -> openshell_pb2.ListSandboxesResponse:
         async def work() -> openshell_pb2.ListSandboxesResponse:
             gateway = self.gateway
@@ -269,7 +285,11 @@ class OpenShellService(openshell_pb2_grpc.OpenShellServicer):
         return await self._call("ListSandboxes", context, work)
 
     async def DeleteSandbox(
-        self, request: openshell_pb2.DeleteSandboxRequest, context: grpc.aio.ServicerContext
+        self,
+        request: openshell_pb2.DeleteSandboxRequest,
+        context: grpc.aio.ServicerContext[
+            openshell_pb2.DeleteSandboxRequest, openshell_pb2.DeleteSandboxResponse
+        ],
     ) -> openshell_pb2.DeleteSandboxResponse:
         async def work() -> openshell_pb2.DeleteSandboxResponse:
             workspace = await self._authorised_workspace(
@@ -293,21 +313,32 @@ class OpenShellService(openshell_pb2_grpc.OpenShellServicer):
         return await self._call("DeleteSandbox", context, work)
 
     async def StopSandbox(
-        self, request: openshell_pb2.StopSandboxRequest, context: grpc.aio.ServicerContext
+        self,
+        request: openshell_pb2.StopSandboxRequest,
+        context: grpc.aio.ServicerContext[
+            openshell_pb2.StopSandboxRequest, openshell_pb2.SandboxResponse
+        ],
     ) -> openshell_pb2.SandboxResponse:
         return await self._call(
             "StopSandbox", context, lambda: self._set_mode(request, context, "Suspended")
         )
 
     async def StartSandbox(
-        self, request: openshell_pb2.StartSandboxRequest, context: grpc.aio.ServicerContext
+        self,
+        request: openshell_pb2.StartSandboxRequest,
+        context: grpc.aio.ServicerContext[
+            openshell_pb2.StartSandboxRequest, openshell_pb2.SandboxResponse
+        ],
     ) -> openshell_pb2.SandboxResponse:
         return await self._call(
             "StartSandbox", context, lambda: self._set_mode(request, context, "Running")
         )
 
     async def _set_mode(
-        self, request: Any, context: grpc.aio.ServicerContext, mode: operations.OperatingMode
+        self,
+        request: openshell_pb2.StopSandboxRequest | openshell_pb2.StartSandboxRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+        mode: operations.OperatingMode,
     ) -> openshell_pb2.SandboxResponse:
         workspace = await self._authorised_workspace(
             context, request.workspace_scope, "update", _required_name(request.name)
@@ -337,7 +368,7 @@ def _version() -> str:
 
 def _unimplemented(method: str) -> Callable[..., Awaitable[None]]:
     async def handler(
-        self: OpenShellService, request: Any, context: grpc.aio.ServicerContext
+        self: OpenShellService, request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> None:
         self.gateway.metrics.requests.labels(
             f"/{SERVICE_NAME}/{method}", "GRPC", "UNIMPLEMENTED"
@@ -369,7 +400,10 @@ async def start_server(
     ``tls`` is (certificate chain PEM, private key PEM); None serves plaintext.
     """
     server = grpc.aio.server()
-    openshell_pb2_grpc.add_OpenShellServicer_to_server(OpenShellService(gateway), server)
+    # openshell's generated *_pb2_grpc modules carry no annotations (its *_pb2 modules do).
+    openshell_pb2_grpc.add_OpenShellServicer_to_server(  # type: ignore[no-untyped-call]
+        OpenShellService(gateway), server
+    )
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     if tls is None:
         bound = server.add_insecure_port(address)

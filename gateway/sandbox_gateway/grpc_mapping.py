@@ -227,9 +227,8 @@ def sandbox_message(obj: dict[str, Any]) -> openshell_pb2.Sandbox:
         meta.created_time.FromJsonString(metadata["creationTimestamp"])
     if metadata.get("deletionTimestamp"):
         meta.deletion_time.FromJsonString(metadata["deletionTimestamp"])
-    status = openshell_pb2.SandboxStatus(
-        phase=openshell_pb2.SandboxPhase.Value("SANDBOX_PHASE_" + phases.phase(obj))
-    )
+    # The enum's label: protobuf resolves it to the number (the stubs type Value() as a bare int).
+    status = openshell_pb2.SandboxStatus(phase="SANDBOX_PHASE_" + phases.phase(obj))
     for condition in (obj.get("status") or {}).get("conditions") or []:
         copied = status.conditions.add(
             type=str(condition.get("type", "")),

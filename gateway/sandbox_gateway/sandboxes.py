@@ -160,7 +160,8 @@ def _object(parent: dict[str, Any], key: str, where: str, *, required: bool) -> 
         if required:
             raise Invalid(where, "required: an object")
         return {}
-    _typed(value, "object", where)
+    if not isinstance(value, dict):
+        raise Invalid(where, "must be an object")
     return value
 
 
@@ -279,5 +280,6 @@ def spec_hash(
 
 def same_request(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
     """Whether an existing Sandbox was created from the same request as ``wanted``."""
-    have = (existing.get("metadata") or {}).get("annotations") or {}
-    return have.get(labels.SPEC_HASH) == wanted["metadata"]["annotations"][labels.SPEC_HASH]
+    have: dict[str, str] = (existing.get("metadata") or {}).get("annotations") or {}
+    want: str = wanted["metadata"]["annotations"][labels.SPEC_HASH]
+    return have.get(labels.SPEC_HASH) == want

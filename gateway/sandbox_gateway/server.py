@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -88,7 +89,7 @@ def make_app(
     app[api.GATEWAY] = gateway
     app.add_routes(api.routes())
 
-    async def lifecycle(app: web.Application) -> object:
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await gateway.start()
         grpc_server = None
         if config.grpc_port:

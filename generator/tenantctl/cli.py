@@ -207,8 +207,8 @@ def generate(
         _error(f"error: {err}. Nothing was written.")
         sys.exit(ExitCode.BAD_INPUT)
     except actions.Conflicts as err:
-        for conflict in err.conflicts:
-            click.echo(f"{output / conflict.path}: {conflict.reason}", err=True)
+        for refused in err.conflicts:
+            click.echo(f"{output / refused.path}: {refused.reason}", err=True)
         _error(
             f"{len(err.conflicts)} files in tenantctl's paths of {output} are not its to replace; "
             "nothing was written. Move them elsewhere, or pass --force to replace them."

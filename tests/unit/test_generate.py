@@ -68,6 +68,7 @@ def test_a_bad_spec_exits_2_with_located_problems_and_writes_nothing(tmp_path: P
     assert tree(output) == {"kustomization.yaml": b"# previous output\n"}
 
 
+@pytest.mark.tools
 def test_the_committed_output_for_the_example_is_current(tmp_path: Path) -> None:
     result = run("generate", str(EXAMPLE), "-o", str(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -80,6 +81,7 @@ def test_the_committed_output_for_the_example_is_current(tmp_path: Path) -> None
         assert same, f"{owned} is out of date: run `make overlays` and commit the result"
 
 
+@pytest.mark.tools
 def test_the_same_spec_gives_the_same_bytes(tmp_path: Path) -> None:
     for name in ("first", "second"):
         result = run("generate", str(EXAMPLE), "-o", str(tmp_path / name))
@@ -88,6 +90,7 @@ def test_the_same_spec_gives_the_same_bytes(tmp_path: Path) -> None:
     assert tree(tmp_path / "first") == tree(tmp_path / "second"), comparison.report()
 
 
+@pytest.mark.tools
 def test_regenerating_replaces_what_it_wrote_and_keeps_everything_else(tmp_path: Path) -> None:
     assert run("generate", str(EXAMPLE), "-o", str(tmp_path)).returncode == 0
     (tmp_path / "README.md").write_text("mine\n")
@@ -105,6 +108,7 @@ def test_regenerating_replaces_what_it_wrote_and_keeps_everything_else(tmp_path:
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tenantctl-staging-")]
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("example", [EXAMPLE, OPENSHELL_EXAMPLE], ids=lambda p: p.name)
 def test_every_generated_kustomization_builds_with_kustomize(tmp_path: Path, example: Path) -> None:
     assert run("generate", str(example), "-o", str(tmp_path)).returncode == 0
@@ -122,6 +126,7 @@ def test_every_generated_kustomization_builds_with_kustomize(tmp_path: Path, exa
         assert "kind:" in built.stdout
 
 
+@pytest.mark.tools
 def test_the_openshell_allowlist_component_patches_the_gateway(tmp_path: Path) -> None:
     assert run("generate", str(OPENSHELL_EXAMPLE), "-o", str(tmp_path / "out")).returncode == 0
     component = tmp_path / "out" / "bases" / "tenantctl" / "components" / "openshell-allowlist"
@@ -147,6 +152,7 @@ def test_the_openshell_allowlist_component_patches_the_gateway(tmp_path: Path) -
     assert "name: openshell-workspaces" in built.stdout
 
 
+@pytest.mark.tools
 def test_kubeconform_rejects_a_broken_manifest_naming_the_file_and_field(tmp_path: Path) -> None:
     assert run("generate", str(EXAMPLE), "-o", str(tmp_path)).returncode == 0
     broken = tmp_path / "overlays" / "alpha" / "alpha-dev" / "network.yaml"
@@ -187,6 +193,7 @@ def test_validate_needs_either_a_spec_or_manifests() -> None:
     assert "give either SPEC or --manifests DIR" in result.stderr
 
 
+@pytest.mark.tools
 def test_the_example_output_leaves_no_staging_folder_behind(tmp_path: Path) -> None:
     output = tmp_path / "out"
     assert run("generate", str(EXAMPLE), "-o", str(output)).returncode == 0

@@ -12,6 +12,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,22 @@ def billion_laughs() -> str:
     return HEADER + "spec:\n" + "\n".join(levels) + "\n"
 
 
+# Linux carries a process's peak memory across fork and exec into its child's ru_maxrss, so the
+# CLI started straight from pytest (hundreds of MB into a full run) would report pytest's peak.
+# This small launcher starts the CLI and writes the CLI's own peak (KiB) to the file it is given.
+MEASURING_LAUNCHER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+if code < 0:
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
+
+
 def run_limited(*args: str, module: bool = True) -> tuple[int, str, str, int]:
     """Exit code, stdout, stderr and peak memory (KiB) of the CLI in a child capped at 2 GiB
     and 60 s of CPU, so a parser that expands everything fails instead of swapping."""
@@ -40,20 +57,20 @@ def run_limited(*args: str, module: bool = True) -> tuple[int, str, str, int]:
         resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
 
     with (
+        tempfile.TemporaryDirectory() as folder,
         open(os.devnull, "rb") as stdin,
-        subprocess.Popen(
-            [sys.executable, *(["-m", "tenantctl"] if module else []), *args],
+    ):
+        peak = Path(folder) / "peak-kib"
+        command = [sys.executable, *(["-m", "tenantctl"] if module else []), *args]
+        child = subprocess.run(
+            [sys.executable, "-c", MEASURING_LAUNCHER, str(peak), *command],
             stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            capture_output=True,
             text=True,
             preexec_fn=caps,
-        ) as child,
-    ):
-        stdout, stderr = child.stdout.read(), child.stderr.read()  # type: ignore[union-attr]
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-    return child.returncode, stdout, stderr, usage.ru_maxrss
+            check=False,
+        )
+        return child.returncode, child.stdout, child.stderr, int(peak.read_text())
 
 
 def test_an_alias_bomb_is_refused_located_with_little_memory(tmp_path: Path) -> None:

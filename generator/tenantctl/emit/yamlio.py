@@ -38,7 +38,9 @@ def _string(text: str) -> str:
         _PLAIN_CANDIDATE.match(text)
         and not _NEEDS_QUOTES_INSIDE.search(text)
         and text not in _YAML11_EXTRA_BOOLEANS
-        and _resolver.resolve(yaml.ScalarNode, text, (True, False)) == "tag:yaml.org,2002:str"
+        # types-PyYAML leaves BaseResolver.resolve unannotated.
+        and _resolver.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+        == "tag:yaml.org,2002:str"
     ):
         result = text
     else:

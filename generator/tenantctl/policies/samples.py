@@ -93,7 +93,8 @@ class Sample:
 
     @property
     def namespace(self) -> str | None:
-        return self.subject["metadata"].get("namespace")
+        namespace: str | None = self.subject["metadata"].get("namespace")
+        return namespace
 
     def request(self) -> dict[str, Any]:
         """``request`` as the API server builds it (empty fields omitted, as in its JSON)."""

@@ -261,7 +261,7 @@ def with_match_defaults(match: dict[str, Any]) -> dict[str, Any]:
     whole, including what the server defaulted (a rule's ``scope`` too). Left implicit, two
     managers applying the same policy (Flux, then ``tenantctl apply``) conflict although nothing
     differs."""
-    rules = {
+    rules: dict[str, list[dict[str, Any]]] = {
         key: [{**rule, "scope": rule.get("scope", "*")} for rule in match[key]]
         for key in ("resourceRules", "excludeResourceRules")
         if key in match

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Protocol
 
 import yaml
 
@@ -27,6 +28,13 @@ from tenantctl.spec.problems import Problem, SpecError
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+
+
+class Mark(Protocol):
+    """A place in the text: PyYAML's Python and C parsers give marks of two classes alike here."""
+
+    @property
+    def index(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ def check_expansion(
     text: str,
     file: str,
     limits: InputLimits,
-    position: Callable[[yaml.Mark], tuple[int, int]],
+    position: Callable[[Mark], tuple[int, int]],
 ) -> None:
     """SpecError at the first alias, expansion or nesting level over ``limits``.
 
@@ -85,6 +93,11 @@ def check_expansion(
     """
     if "&" not in text:
         return
+
+    def at(event: yaml.Event) -> tuple[int, int]:
+        # The parser marks every event it yields; only events built by hand lack a start mark.
+        return position(event.start_mark) if event.start_mark else (1, 1)
+
     sizes: dict[str, int] = {}  # anchor -> nodes in its subtree, aliases expanded
     open_nodes: list[tuple[str | None, int]] = [(None, 0)]  # (anchor, nodes so far)
     aliases = 0
@@ -99,13 +112,13 @@ def check_expansion(
                 if aliases > limits.max_aliases:
                     _refuse(
                         file,
-                        position(event.start_mark),
+                        at(event),
                         f"more than {limits.max_aliases:,} YAML aliases",
                     )
                 if expanded > limits.max_alias_nodes:
                     _refuse(
                         file,
-                        position(event.start_mark),
+                        at(event),
                         f"YAML aliases expand to more than {limits.max_alias_nodes:,} nodes",
                     )
             elif isinstance(event, yaml.ScalarEvent):
@@ -118,7 +131,7 @@ def check_expansion(
                 if len(open_nodes) > limits.max_depth:
                     _refuse(
                         file,
-                        position(event.start_mark),
+                        at(event),
                         f"the document nests deeper than {limits.max_depth} levels",
                         hint="a TenantSet is about ten levels deep; remove the extra nesting",
                     )

@@ -20,7 +20,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Any, overload
 
 import yaml
 import yaml_rs
@@ -171,6 +171,10 @@ def _yaml_rs_problem(source: SpecSource, message: str) -> Problem:
     return Problem(source.file, line, column, "", f"YAML syntax error: {reason}", hint)
 
 
+@overload
+def _apply_merge_keys(node: dict[str, Any]) -> dict[str, Any]: ...
+@overload
+def _apply_merge_keys(node: Any) -> Any: ...
 def _apply_merge_keys(node: Any) -> Any:
     """Resolve YAML ``<<: *anchor`` merge keys, which yaml-rs keeps as ordinary keys."""
     if isinstance(node, list):
@@ -249,7 +253,7 @@ class _LineIndex:
             self._starts.append(index + 1)
             index = text.find("\n", index + 1)
 
-    def position(self, mark: yaml.Mark) -> tuple[int, int]:
+    def position(self, mark: input_limits.Mark) -> tuple[int, int]:
         line = bisect_right(self._starts, mark.index)
         return line, mark.index - self._starts[line - 1] + 1
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from tenantctl.spec import model
 from tenantctl.spec.paths import Path
@@ -217,7 +217,7 @@ def build_model(
                 contact=tenant.get("contact"),
                 cost_center=tenant.get("costCenter"),
                 roles={
-                    cast(model.Role, role): model.Subjects(
+                    role: model.Subjects(
                         groups=tuple(roles[role].get("groups", ())),
                         users=tuple(roles[role].get("users", ())),
                     )

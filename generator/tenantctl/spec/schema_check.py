@@ -67,11 +67,14 @@ def _describe(error: jsonschema.ValidationError) -> list[Finding]:
     path: Path = tuple(error.absolute_path)
     kind = error.validator
     schema = error.schema if isinstance(error.schema, dict) else {}
+    # Validation sets both on every error it reports; the stubs also allow jsonschema's "unset".
+    instance: Any = error.instance
+    constraint: Any = error.validator_value
 
     if kind == "additionalProperties":
         known = sorted(schema.get("properties", {}))
         problems: list[Finding] = []
-        for key in sorted(set(error.instance) - set(known)):
+        for key in sorted(set(instance) - set(known)):
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else _known_fields_hint(known)
             problems.append(_problem((*path, key), f"unknown field {key!r}", hint))
@@ -80,25 +83,24 @@ def _describe(error: jsonschema.ValidationError) -> list[Finding]:
         missing = _missing_field(error)
         return [_problem(path, f"missing required field {missing!r}", f"add {missing}: ...")]
     if kind == "type":
-        expected = error.validator_value
-        names = [expected] if isinstance(expected, str) else list(expected)
+        names = [constraint] if isinstance(constraint, str) else list(constraint)
         wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in names)
-        got = _describe_value(error.instance)
+        got = _describe_value(instance)
         hint = "quote the value" if "string" in names else f"write {wanted}"
         return [_problem(path, f"expected {wanted}, got {got}", hint, at_value=True)]
     if kind == "enum":
-        choices = ", ".join(str(choice) for choice in error.validator_value)
+        choices = ", ".join(str(choice) for choice in constraint)
         return [
             _problem(
-                path, f"{error.instance!r} is not allowed", f"use one of: {choices}", at_value=True
+                path, f"{instance!r} is not allowed", f"use one of: {choices}", at_value=True
             )
         ]
     if kind == "const":
         return [
             _problem(
                 path,
-                f"{error.instance!r} is not supported",
-                f"write {error.validator_value}",
+                f"{instance!r} is not supported",
+                f"write {constraint}",
                 at_value=True,
             )
         ]
@@ -109,8 +111,8 @@ def _describe(error: jsonschema.ValidationError) -> list[Finding]:
         return [
             _problem(
                 path,
-                f"{error.instance} is out of range",
-                f"use a value {bound} {error.validator_value}",
+                f"{instance} is out of range",
+                f"use a value {bound} {constraint}",
                 at_value=True,
             )
         ]

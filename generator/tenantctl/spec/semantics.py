@@ -14,7 +14,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, ParamSpec
 
 from tenantctl.spec import carving, quotafit
 from tenantctl.spec.loading import Finding
@@ -49,6 +49,8 @@ _QUOTA_NEEDS_LIMIT_DEFAULT = {
 # What a check of a document the schema refused may run into where the shape is not the promised
 # one; such a check is skipped and the schema's own problem stands for it.
 _SHAPE_ERRORS = (KeyError, TypeError, AttributeError, IndexError, ValueError, ArithmeticError)
+
+_P = ParamSpec("_P")
 
 
 def check_semantics(
@@ -86,13 +88,13 @@ class _Checker:
     def add(self, path: Path, message: str, hint: str, *, at_value: bool = True) -> None:
         self.findings.append(Finding(path, message, hint, at_value))
 
-    def guarded(self, check: Callable[[], object]) -> None:
+    def guarded(self, check: Callable[_P, object], *args: _P.args, **kwargs: _P.kwargs) -> None:
         """Run ``check``; on a schema-refused document, skip it where the shape is wrong."""
         if not self.tolerant:
-            check()
+            check(*args, **kwargs)
             return
-        with contextlib.suppress(_SHAPE_ERRORS):
-            check()
+        with contextlib.suppress(*_SHAPE_ERRORS):
+            check(*args, **kwargs)
 
     def check_metadata(self) -> None:
         self.check_dns_label(("metadata", "name"), self.data["metadata"]["name"])
@@ -254,7 +256,7 @@ class _Checker:
 
     def check_settings_blocks(self) -> None:
         for path, block in self.settings_blocks():
-            self.guarded(lambda path=path, block=block: self.check_settings_block(path, block))
+            self.guarded(self.check_settings_block, path, block)
 
     def check_settings_block(self, path: Path, block: dict[str, Any]) -> None:
         settings = {key: block[key] for key in SETTING_KEYS if key in block}
@@ -418,11 +420,7 @@ class _Checker:
         tenant_seen: dict[str, int] = {}
         namespace_seen: dict[str, Path] = {}
         for t_index, tenant in enumerate(tenants):
-            self.guarded(
-                lambda t_index=t_index, tenant=tenant: self.check_tenant(
-                    t_index, tenant, reserved, tenant_seen, namespace_seen
-                )
-            )
+            self.guarded(self.check_tenant, t_index, tenant, reserved, tenant_seen, namespace_seen)
         self.guarded(lambda: self.check_tenant_gateways(tenants))
 
     def check_tenant(
@@ -449,26 +447,17 @@ class _Checker:
         self.guarded(lambda: self.check_quantities((*t_path, "budget"), tenant.get("budget", {})))
         for n_index, namespace in enumerate(tenant["namespaces"]):
             n_path: Path = (*t_path, "namespaces", n_index)
-            self.guarded(
-                lambda n_path=n_path, namespace=namespace: self.check_namespace_name(
-                    n_path, namespace["name"], reserved, namespace_seen
-                )
-            )
-            self.guarded(
-                lambda n_path=n_path, namespace=namespace: self.check_environment(n_path, namespace)
-            )
+
+            def check_name(n_path: Path = n_path, namespace: Any = namespace) -> None:
+                # Inside the guard: a schema-refused entry may have no name.
+                self.check_namespace_name(n_path, namespace["name"], reserved, namespace_seen)
+
+            self.guarded(check_name)
+            self.guarded(self.check_environment, n_path, namespace)
             if self.resolved is not None:
                 resolved = self.resolved[t_index][n_index]
-                self.guarded(
-                    lambda n_path=n_path, resolved=resolved: self.check_effective(
-                        n_path, resolved.layers, resolved.settings
-                    )
-                )
-                self.guarded(
-                    lambda n_path=n_path, resolved=resolved: self.check_quota_fit(
-                        t_index, n_path, resolved
-                    )
-                )
+                self.guarded(self.check_effective, n_path, resolved.layers, resolved.settings)
+                self.guarded(self.check_quota_fit, t_index, n_path, resolved)
         if self.resolved is not None:
             self.guarded(lambda: self.check_budget(t_index, tenant))
 
@@ -678,6 +667,8 @@ class _Checker:
                         )
 
     def check_sandbox_budget(self, t_index: int, limit: int) -> None:
+        if self.resolved is None:
+            return
         namespaces = self.resolved[t_index]
         used = sum(ns.sandboxes or 0 for ns in namespaces)
         where = ("quota", "objects", SANDBOX_BUDGET_KEY)
@@ -702,7 +693,7 @@ class _Checker:
 
     def check_budget(self, t_index: int, tenant: dict[str, Any]) -> None:
         budget = tenant.get("budget", {})
-        if not budget:
+        if not budget or self.resolved is None:
             return
         computes = [ns.compute for ns in self.resolved[t_index]]
         for key, limit in budget.items():

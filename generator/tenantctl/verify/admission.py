@@ -64,8 +64,10 @@ def _deny_bindings(inventory: Inventory) -> dict[str, list[dict[str, Any]]]:
     bound: dict[str, list[dict[str, Any]]] = {}
     for binding in inventory.of_kind("ValidatingAdmissionPolicyBinding"):
         spec = binding.get("spec") or {}
-        if "Deny" in (spec.get("validationActions") or []):
-            bound.setdefault(spec.get("policyName"), []).append(binding)
+        policy = spec.get("policyName")
+        # Policies are looked up by name: a binding that names none binds nothing.
+        if isinstance(policy, str) and "Deny" in (spec.get("validationActions") or []):
+            bound.setdefault(policy, []).append(binding)
     return bound
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -69,20 +70,33 @@ def parse(cidr: str) -> Network | None:
 def inside(cidr: str, excepts: Iterable[str], network: Network) -> list[Network]:
     """The parts of ``network`` that ``cidr`` covers and ``excepts`` do not carve out."""
     block = parse(cidr)
-    if block is None or block.version != network.version or not block.overlaps(network):
+    cuts = [parse(text) for text in excepts]
+    # list(): to the type checker a list of one family is not a list of either.
+    if isinstance(network, ipaddress.IPv4Network):
+        return list(_carve(network, block, cuts, ipaddress.IPv4Network))
+    return list(_carve(network, block, cuts, ipaddress.IPv6Network))
+
+
+_Family = TypeVar("_Family", ipaddress.IPv4Network, ipaddress.IPv6Network)
+
+
+def _carve(
+    network: _Family, block: Network | None, cuts: list[Network | None], family: type[_Family]
+) -> list[_Family]:
+    """``inside`` within one address family: blocks and cuts of the other one cover nothing."""
+    if not isinstance(block, family) or not block.overlaps(network):
         return []
-    remaining: list[Network] = [network if block.supernet_of(network) else block]  # type: ignore[arg-type]
-    for text in excepts:
-        cut = parse(text)
-        if cut is None or cut.version != network.version:
+    remaining = [network if block.supernet_of(network) else block]
+    for cut in cuts:
+        if not isinstance(cut, family):
             continue
-        next_round: list[Network] = []
+        next_round: list[_Family] = []
         for part in remaining:
-            if cut.supernet_of(part):  # type: ignore[arg-type]
+            if cut.supernet_of(part):
                 continue
-            if part.supernet_of(cut):  # type: ignore[arg-type]
-                next_round.extend(part.address_exclude(cut))  # type: ignore[arg-type]
+            if part.supernet_of(cut):
+                next_round.extend(part.address_exclude(cut))
             else:
                 next_round.append(part)
         remaining = next_round
-    return sorted(ipaddress.collapse_addresses(remaining))  # type: ignore[arg-type]
+    return sorted(ipaddress.collapse_addresses(remaining))

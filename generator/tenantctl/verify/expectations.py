@@ -21,7 +21,7 @@ from tenantctl import labels
 from tenantctl.render import network as render_network
 from tenantctl.render import rbac as render_rbac
 from tenantctl.spec.model import Port, TenantSet
-from tenantctl.verify.manifests import Inventory, name_of, namespace_of
+from tenantctl.verify.manifests import Inventory, Manifest, name_of, namespace_of
 from tenantctl.verify.ports import ALL_PORTS, PortRange, PortSet
 from tenantctl.verify.selectors import EVERYTHING, Selector
 
@@ -302,7 +302,7 @@ def from_tenantset(tenantset: TenantSet) -> Expectations:
     )
 
 
-def _managed_by_tenantctl(obj: dict) -> bool:
+def _managed_by_tenantctl(obj: Manifest) -> bool:
     return (obj["metadata"].get("labels") or {}).get(labels.MANAGED_BY) == labels.MANAGED_BY_VALUE
 
 
@@ -381,8 +381,8 @@ def infer(inventory: Inventory) -> Expectations:
     dns = Endpoint(DEFAULT_DNS_NAMESPACE, Selector.from_labels(DEFAULT_DNS_LABELS))
     gateway = Endpoint(gateway_namespace, Selector.from_labels(gateway_labels))
     allowances = _base_allowances(tenants, dns, gateway, gateway_ports or [gateway_port])
-    for tenant in tenants:
-        names = frozenset(tenant.namespaces)
+    for expected in tenants:
+        names = frozenset(expected.namespaces)
         allowances.append(Allowance("same tenant", names, names, ALL_PORTS))
     # A sidecar-injected namespace's proxies must reach istiod, as tenantctl renders it.
     injected = frozenset(

@@ -57,7 +57,9 @@ class Inventory:
     _namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, source: str, objects: Iterable[Manifest], problems: list[str] | None = None):
+    def of(
+        cls, source: str, objects: Iterable[Manifest], problems: list[str] | None = None
+    ) -> Inventory:
         inventory = cls(source, problems=list(problems or []))
         for obj in objects:
             inventory.add(obj)

@@ -12,7 +12,7 @@ pod with exactly one change, so a refusal can only be about that change.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,8 +92,12 @@ def compliant_pod(namespace: str, node_selector: dict[str, str], name: str) -> M
     }
 
 
-def _variant(pod: Manifest, change) -> Manifest:
-    copy = yaml.safe_load(yaml.safe_dump(pod))
+# A change to a pod: its spec and its first container, edited in place.
+PodChange = Callable[[dict[str, Any], dict[str, Any]], None]
+
+
+def _variant(pod: Manifest, change: PodChange) -> Manifest:
+    copy: Manifest = yaml.safe_load(yaml.safe_dump(pod))
     change(copy["spec"], copy["spec"]["containers"][0])
     return copy
 
@@ -101,36 +105,36 @@ def _variant(pod: Manifest, change) -> Manifest:
 def _pod_denials(namespace: str, pod: Manifest, require_pull_always: bool) -> list[Probe]:
     """MTB's pod checks, each one change away from the compliant pod."""
 
-    def add_capability(spec, container):
+    def add_capability(spec: dict[str, Any], container: dict[str, Any]) -> None:
         container["securityContext"]["capabilities"]["add"] = ["NET_ADMIN"]
 
-    def run_as_root(spec, container):
+    def run_as_root(spec: dict[str, Any], container: dict[str, Any]) -> None:
         spec["securityContext"]["runAsNonRoot"] = False
         spec["securityContext"]["runAsUser"] = 0
 
-    def privileged(spec, container):
+    def privileged(spec: dict[str, Any], container: dict[str, Any]) -> None:
         container["securityContext"] = {"privileged": True}
 
-    def escalate(spec, container):
+    def escalate(spec: dict[str, Any], container: dict[str, Any]) -> None:
         container["securityContext"]["allowPrivilegeEscalation"] = True
 
-    def host_path(spec, container):
+    def host_path(spec: dict[str, Any], container: dict[str, Any]) -> None:
         spec["volumes"] = [{"name": "host", "hostPath": {"path": "/etc"}}]
         container["volumeMounts"] = [{"name": "host", "mountPath": "/host"}]
 
-    def host_network(spec, container):
+    def host_network(spec: dict[str, Any], container: dict[str, Any]) -> None:
         spec["hostNetwork"] = True
 
-    def host_port(spec, container):
+    def host_port(spec: dict[str, Any], container: dict[str, Any]) -> None:
         container["ports"] = [{"containerPort": 8080, "hostPort": 8080}]
 
-    def host_pid(spec, container):
+    def host_pid(spec: dict[str, Any], container: dict[str, Any]) -> None:
         spec["hostPID"] = True
 
-    def host_ipc(spec, container):
+    def host_ipc(spec: dict[str, Any], container: dict[str, Any]) -> None:
         spec["hostIPC"] = True
 
-    def pull_if_not_present(spec, container):
+    def pull_if_not_present(spec: dict[str, Any], container: dict[str, Any]) -> None:
         container["imagePullPolicy"] = "IfNotPresent"
 
     changes = [
@@ -145,7 +149,7 @@ def _pod_denials(namespace: str, pod: Manifest, require_pull_always: bool) -> li
         ("uses hostIPC", host_ipc),
     ]
 
-    def leave_region(spec, container):
+    def leave_region(spec: dict[str, Any], container: dict[str, Any]) -> None:
         spec.pop("nodeSelector", None)
 
     if require_pull_always:
@@ -362,7 +366,7 @@ def _pod_security(target: _Target) -> Benchmark:
 
 def _service_exposure(target: _Target) -> Benchmark:
     ns = target.namespace
-    cluster_ip = {
+    cluster_ip: Manifest = {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": _meta(ns),

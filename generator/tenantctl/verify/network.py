@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from tenantctl import labels
 from tenantctl.verify import clusternet, manifests, netpol, podclasses
@@ -113,7 +114,7 @@ def _default_deny(reach: Reachability, tenant: str, namespace: str) -> Result:
             namespace,
             details,
         )
-    deny_all = {"ingress": [], "egress": []}
+    deny_all: dict[str, list[str]] = {"ingress": [], "egress": []}
     for policy in reach.policies_by_namespace.get(namespace, []):
         if not policy.pod_selector.is_empty():
             continue
@@ -571,7 +572,7 @@ def matrix(
         pairs.update((namespace, f.destination.namespace) for f in reach.outgoing(namespace))
         pairs.update((f.source.namespace, namespace) for f in reach.incoming(namespace))
     counts: dict[tuple[str, str], int] = {}
-    verdicts: dict[tuple[str, str], bool] = {}
+    verdicts = {}
     for pair in pairs:
         key = (groups[pair[0]], groups[pair[1]])
         counts[key] = counts.get(key, 0) + 1
@@ -580,5 +581,8 @@ def matrix(
     return [_shown(n) for n in order], _rename(texts), _rename(verdicts), "per tenant"
 
 
-def _rename(cells: dict) -> dict:
+_Cell = TypeVar("_Cell")
+
+
+def _rename(cells: dict[tuple[str, str], _Cell]) -> dict[tuple[str, str], _Cell]:
     return {(_shown(a), _shown(b)): v for (a, b), v in cells.items()}

@@ -92,7 +92,9 @@ class Roles:
         self._resolved: dict[str, list[dict[str, Any]]] = {}
         self._tuples: dict[str, tuple[Mapping[str, Any], ...]] = {}
 
-    def cluster_role_rules(self, name: str, seen: frozenset[str] = frozenset()) -> list[dict]:
+    def cluster_role_rules(
+        self, name: str, seen: frozenset[str] = frozenset()
+    ) -> list[dict[str, Any]]:
         if name in self._resolved:
             return self._resolved[name]
         role = self.cluster_roles.get(name)
@@ -118,7 +120,10 @@ class Roles:
     ) -> tuple[Mapping[str, Any], ...] | None:
         """The rules a roleRef grants, or None when the role does not exist."""
         if role_ref.get("kind") == "Role":
-            role = self.roles.get((namespace or "", role_ref.get("name")))
+            role_name = role_ref.get("name")
+            role = (
+                self.roles.get((namespace or "", role_name)) if isinstance(role_name, str) else None
+            )
             return None if role is None else tuple(role.get("rules") or [])
         name = str(role_ref.get("name"))
         if name not in self.cluster_roles:

@@ -7,6 +7,7 @@ act on; ``details`` carries the evidence (paths, bindings, keys), one line each.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,13 +35,13 @@ class Result:
 
 
 def passed(
-    tenant: str, check: str, reason: str, namespace: str | None = None, details=()
+    tenant: str, check: str, reason: str, namespace: str | None = None, details: Iterable[str] = ()
 ) -> Result:
     return Result(tenant, check, True, reason, namespace, tuple(details))
 
 
 def failed(
-    tenant: str, check: str, reason: str, namespace: str | None = None, details=()
+    tenant: str, check: str, reason: str, namespace: str | None = None, details: Iterable[str] = ()
 ) -> Result:
     return Result(tenant, check, False, reason, namespace, tuple(details))
 

@@ -62,6 +62,7 @@ def test_each_cluster_tree_is_the_single_cluster_output_of_its_namespaces() -> N
     assert {path.split("/")[1] for path in files} == {"eu", "us"}
 
 
+@pytest.mark.tools
 def test_each_cluster_builds_to_its_own_namespaces_and_the_shared_objects(tmp_path: Path) -> None:
     generate(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".tenantctl-generated.json", "clusters"]
@@ -78,6 +79,7 @@ def test_each_cluster_builds_to_its_own_namespaces_and_the_shared_objects(tmp_pa
         assert sum(o["kind"] == "ValidatingAdmissionPolicy" for o in objects) == 11
 
 
+@pytest.mark.tools
 def test_a_spec_without_clusters_writes_the_same_bytes_as_before(tmp_path: Path) -> None:
     generate(tmp_path / "out", spec=SINGLE)
     expected = kustomize.tree_files(render(read_tenantset(SINGLE)))
@@ -89,6 +91,7 @@ def test_a_spec_without_clusters_writes_the_same_bytes_as_before(tmp_path: Path)
     assert written == expected
 
 
+@pytest.mark.tools
 def test_switching_to_a_fleet_replaces_the_single_cluster_tree(tmp_path: Path) -> None:
     generate(tmp_path, spec=SINGLE)
     (tmp_path / "README.md").write_text("mine\n")
@@ -99,6 +102,7 @@ def test_switching_to_a_fleet_replaces_the_single_cluster_tree(tmp_path: Path) -
     assert (tmp_path / "clusters" / "eu" / "kustomization.yaml").is_file()
 
 
+@pytest.mark.tools
 def test_argocd_syncs_every_cluster_through_a_cluster_generator(tmp_path: Path) -> None:
     generate(tmp_path, "--gitops", "argocd", "--repo-url", REPO_URL, "--path-prefix", "deploy")
     folder = tmp_path / "gitops" / "argocd"
@@ -155,6 +159,7 @@ def documents_of(text: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(text) if doc]
 
 
+@pytest.mark.tools
 def test_flux_gets_one_entry_point_per_cluster_syncing_that_cluster_only(tmp_path: Path) -> None:
     generate(tmp_path, "--gitops", "flux", "--repo-url", REPO_URL, spec=SINGLE)
     assert (tmp_path / "gitops" / "flux" / "kustomizations.yaml").is_file()
@@ -172,6 +177,7 @@ def test_flux_gets_one_entry_point_per_cluster_syncing_that_cluster_only(tmp_pat
     assert not (tmp_path / "gitops" / "flux").exists()
 
 
+@pytest.mark.tools
 def test_helm_writes_one_chart_per_cluster_holding_its_namespaces(tmp_path: Path) -> None:
     generate(tmp_path, "--format", "helm")
     assert sorted(p.name for p in (tmp_path / "clusters").iterdir()) == ["eu", "us"]
@@ -183,6 +189,7 @@ def test_helm_writes_one_chart_per_cluster_holding_its_namespaces(tmp_path: Path
     assert (tmp_path / "clusters" / "eu" / "Chart.yaml").is_file()
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("tool", gitops.TOOLS)
 def test_the_fleet_output_with_gitops_builds_and_validates(tool: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(

@@ -149,6 +149,7 @@ def test_a_note_asks_for_the_gitops_identity_among_the_managers() -> None:
     assert "spec.platform.managers.serviceAccounts" in note
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("tool", gitops.TOOLS)
 def test_generate_with_gitops_validates_against_the_crd_schemas(tool: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
@@ -171,6 +172,7 @@ def test_generate_with_gitops_needs_a_repo_url(tmp_path: Path) -> None:
     assert "--repo-url" in result.output
 
 
+@pytest.mark.tools
 def test_kubeconform_rejects_a_broken_gitops_object(tmp_path: Path) -> None:
     """The schemas are really consulted: an unknown field in an AppProject fails validation."""
     from tenantctl.kubeconform import validate_manifests

@@ -32,9 +32,10 @@ VARIANT = Path(__file__).parent / "variant-tenants.yaml"
 Key = tuple[str, str, str, str]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _helm_installed() -> None:
-    if find_tool("helm") is None:
+@pytest.fixture(autouse=True)
+def _helm_installed(request: pytest.FixtureRequest) -> None:
+    """Tests marked ``tools`` run the real helm binary: say how to build it when it is missing."""
+    if request.node.get_closest_marker("tools") and find_tool("helm") is None:
         pytest.fail(f"helm is not installed: {helmcheck.HELM_HINT}", pytrace=False)
 
 
@@ -63,6 +64,7 @@ def helm_objects(chart: Path, *extra: str) -> dict[Key, dict[str, Any]]:
     return {key(o): without_helm_metadata(o) for o in yaml.safe_load_all(text) if o}
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("spec", [EXAMPLE, VARIANT], ids=["example", "variant"])
 def test_chart_renders_exactly_the_objects_of_the_kustomize_output(
     spec: Path, tmp_path: Path
@@ -75,12 +77,14 @@ def test_chart_renders_exactly_the_objects_of_the_kustomize_output(
         assert json.dumps(from_helm[name], sort_keys=True) == json.dumps(obj, sort_keys=True)
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("spec", [EXAMPLE, VARIANT], ids=["example", "variant"])
 def test_helm_lint_strict_is_clean(spec: Path, tmp_path: Path) -> None:
     check = helmcheck.check_chart(write_chart(spec, tmp_path / "chart"))
     assert check.lint_ok, check.lint_output
 
 
+@pytest.mark.tools
 def test_a_tenant_added_to_the_values_gets_its_namespace_objects(tmp_path: Path) -> None:
     chart = write_chart(EXAMPLE, tmp_path / "chart")
     extra = {
@@ -128,6 +132,7 @@ def test_the_static_admission_policies_do_not_depend_on_the_tenants() -> None:
     assert "admission-parameters.yaml" in helm.TEMPLATED_SHARED_FILES
 
 
+@pytest.mark.tools
 def test_a_tenant_added_to_the_values_is_in_the_admission_parameters(tmp_path: Path) -> None:
     chart = write_chart(EXAMPLE, tmp_path / "chart")
     values = yaml.safe_load((chart / "values.yaml").read_text())
@@ -173,6 +178,7 @@ def test_common_settings_and_without_common_round_trip_every_namespace() -> None
     ]
 
 
+@pytest.mark.tools
 def test_namespaces_are_kept_when_the_release_is_uninstalled(tmp_path: Path) -> None:
     chart = write_chart(EXAMPLE, tmp_path / "chart")
     text = helmcheck.template(chart, "--show-only", "templates/namespaces.yaml")
@@ -182,6 +188,7 @@ def test_namespaces_are_kept_when_the_release_is_uninstalled(tmp_path: Path) -> 
         assert namespace["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
 
 
+@pytest.mark.tools
 def test_the_static_admission_policies_can_be_switched_off(tmp_path: Path) -> None:
     chart = write_chart(EXAMPLE, tmp_path / "chart")
     switch = helm.static_switch("admission-policies.yaml")
@@ -193,6 +200,7 @@ def test_the_static_admission_policies_can_be_switched_off(tmp_path: Path) -> No
     assert [k for k in helm_objects(chart) if k[1] == "ValidatingAdmissionPolicy"]
 
 
+@pytest.mark.tools
 def test_a_second_release_on_the_cluster_leaves_out_the_shared_objects(tmp_path: Path) -> None:
     chart = write_chart(EXAMPLE, tmp_path / "chart")
     objects = helm_objects(chart, "--set", "sharedObjects=false")
@@ -210,6 +218,7 @@ def test_chart_files_are_the_same_bytes_for_the_same_spec() -> None:
     assert helm.chart_files(tenantset) == helm.chart_files(read_tenantset(VARIANT))
 
 
+@pytest.mark.tools
 def test_generate_format_helm_writes_a_validated_chart(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main, ["generate", str(EXAMPLE), "-o", str(tmp_path / "out"), "--format", "helm"]
@@ -249,6 +258,7 @@ def test_the_chart_warns_that_helm_install_relabels_managed_by(tmp_path: Path) -
     assert f"{labels.MANAGED_BY}=Helm" in notes
 
 
+@pytest.mark.tools
 def test_a_typo_in_tenant_values_is_rejected_by_the_values_schema(tmp_path: Path) -> None:
     chart = write_chart(EXAMPLE, tmp_path / "chart")
     values = yaml.safe_load((chart / "values.yaml").read_text())

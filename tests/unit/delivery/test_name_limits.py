@@ -110,7 +110,7 @@ def test_short_names_keep_the_plain_application_set_template() -> None:
     assert template == "tenantctl-example-{{ .path.basename }}"
 
 
-@pytest.mark.skipif(find_tool("helm") is None, reason="helm is not built (make tools)")
+@pytest.mark.tools
 def test_the_application_set_template_computes_the_same_names_as_python(tmp_path: Path) -> None:
     prefix = f"tenantctl-{LONG_SPEC}-"
     values = ["short", *LONG_TENANTS]

@@ -19,6 +19,9 @@ import yaml
 from sandbox_gateway import config as configs
 from tenantctl import kubeconform
 
+# Every test builds a base with kubectl kustomize; kubeconform validates them.
+pytestmark = pytest.mark.tools
+
 REPO = Path(__file__).resolve().parents[3]
 BASE = REPO / "bases" / "gateway"
 PER_TENANT = BASE / "per-tenant"
