@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from tenantctl import labels
+from tenantctl import apigroups, labels
 from tenantctl.policies import PolicySource, SharedVariable, load_catalog, load_shared
 from tenantctl.render import rbac
 from tenantctl.render.meta import Manifest, manifest, metadata, ownership_labels
@@ -96,8 +96,8 @@ INPUTS: dict[str, Callable[[TenantSet], CelValue]] = {
     "managerGroups": lambda ts: [*ts.platform.managers.groups, SUPERUSER_GROUP],
     "nodeGroups": lambda ts: [NODE_GROUP],
     "sandboxServiceAccount": lambda ts: ts.platform.sandbox_service_account,
-    "sandboxApiGroup": lambda ts: rbac.SANDBOX_GROUP,
-    "sandboxExtensionsApiGroup": lambda ts: rbac.SANDBOX_EXTENSIONS_GROUP,
+    "sandboxApiGroup": lambda ts: apigroups.SANDBOX_GROUP,
+    "sandboxExtensionsApiGroup": lambda ts: apigroups.SANDBOX_EXTENSIONS_GROUP,
     "allowedClusterRoles": _tenant_roles,
     "tenantOfNamespace": lambda ts: {ns.name: ns.tenant for ns in ts.namespaces()},
     "tenantGroups": lambda ts: _tenant_subjects(ts, "groups"),
