@@ -65,7 +65,7 @@ class TenantNamespaces:
     def __init__(self, client: Client, config: configs.Config) -> None:
         self._client = client
         self._config = config
-        self._requirements = configs.parse_selector(config.namespace_selector)
+        self._selector = configs.parse_selector(config.namespace_selector)
         self._served: dict[str, NamespaceInfo] = {}
         self._listeners: list[tuple[Listener, Listener]] = []
         self.synced = asyncio.Event()
@@ -141,7 +141,7 @@ class TenantNamespaces:
             self._set(name, None)
             return
         info = NamespaceInfo.from_object(obj)
-        self._set(name, info if configs.selector_matches(self._requirements, info.labels) else None)
+        self._set(name, info if self._selector.matches(info.labels) else None)
 
     # Reflector handler (selector mode).
     def replace(self, scope: str, items: list[dict[str, Any]]) -> None:
@@ -153,7 +153,7 @@ class TenantNamespaces:
 
     def apply(self, scope: str, event_type: str, obj: dict[str, Any]) -> None:
         info = NamespaceInfo.from_object(obj)
-        matches = configs.selector_matches(self._requirements, info.labels)
+        matches = self._selector.matches(info.labels)
         self._set(info.name, info if event_type != "DELETED" and matches else None)
 
     def _set(self, name: str, info: NamespaceInfo | None) -> None:

@@ -24,10 +24,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from tenantctl.selectors import Selector
 from tenantctl.verify.expectations import AgentExpectation, Expectations
 from tenantctl.verify.manifests import Inventory, Manifest, name_of, namespace_of
 from tenantctl.verify.results import PLATFORM, Result, failed, passed
-from tenantctl.verify.selectors import Selector
 
 ROOT_NAMESPACE = "istio-system"
 # What a principal pattern must keep literal to stay inside one namespace: the namespace part.

@@ -33,10 +33,10 @@ import yaml
 
 from tenantctl.apigroups import GATEWAY_API_GROUP, GATEWAY_RESOURCE, SANDBOX_GROUP, SANDBOX_RESOURCE
 from tenantctl.render import rbac as render_rbac
+from tenantctl.selectors import Selector
 from tenantctl.verify.expectations import EVERYONE_GROUPS, Expectations, TenantExpectation
 from tenantctl.verify.manifests import Inventory, Manifest, name_of, namespace_of
 from tenantctl.verify.results import Result, failed, passed
-from tenantctl.verify.selectors import Selector
 
 BUILTIN_ROLES_FILE = "builtin-clusterroles.yaml"
 SERVICE_ACCOUNT_GROUP_PREFIX = "system:serviceaccounts:"
