@@ -8,7 +8,9 @@ Layers, in the order data flows:
     network, rbac, istio, quota  pure checks: objects + expectations -> results
     live        the Multi-Tenancy Benchmark checks run against an API server (the only I/O)
     report, heatmap  tables, JSON, Markdown/HTML and the SVG connectivity matrix
+    actions     verify a spec, a folder or a cluster as library calls; write the reports
     command     the click command: arguments in, exit code out
 
-Everything except ``live``, ``kubeclient`` and ``command`` is pure: same input, same result.
+Everything except ``live``, ``kubeclient``, ``actions`` and ``command`` is pure: same input,
+same result.
 """

@@ -2,7 +2,7 @@
 
 An AuthorizationPolicy that matches on ``principals`` or ``namespaces`` trusts the caller's
 identity, which only mTLS proves; under PERMISSIVE a plaintext caller has no identity and a
-DENY rule on principals never fires (DESIGN-NOTES section 5, item 8). So every namespace holding
+DENY rule on principals never fires (docs/design.md §7). So every namespace holding
 an AuthorizationPolicy must run STRICT: a namespace-wide PeerAuthentication, or, when it has none
 (or says UNSET), a mesh-wide one in the root namespace; no workload or port override may weaken
 it. Istio's own default without any PeerAuthentication is PERMISSIVE.

@@ -1,8 +1,8 @@
 """The Multi-Tenancy Benchmark plan: which probes to send as which tenant identity.
 
 Pure: from the cluster's objects (as read) and the expectations to a list of ``Benchmark``s;
-``live`` sends them. The checks follow DESIGN-NOTES section 5 (the archived kubernetes-sigs
-Multi-Tenancy Benchmarks): no cluster-scoped access, no quota writes, the pod-security set
+``live`` sends them. The checks follow the archived kubernetes-sigs Multi-Tenancy Benchmarks
+(docs/design.md §11): no cluster-scoped access, no quota writes, the pod-security set
 (capabilities, root, privileged, escalation, hostPath, host network/ports/PID/IPC, pull policy),
 no NodePort, self-service Roles/RoleBindings/NetworkPolicies, no edits to the platform's objects,
 no access to other tenants (every ordered pair), plus tenantctl's own: residency, rolebinding

@@ -1,11 +1,12 @@
 """Quota checks: every tenant namespace has a budget, and pods that state no limits still fit.
 
-The keys follow the Multi-Tenancy Benchmarks (``configure-ns-quotas``): compute (cpu, memory,
-ephemeral-storage, as ``requests.*``, ``limits.*`` or the bare name, which means requests) and
-object counts (``pods`` ... ``services.loadbalancers``, or their ``count/<resource>`` form).
+The keys follow the Multi-Tenancy Benchmarks (``configure-ns-quotas``, docs/design.md §11):
+compute (cpu, memory, ephemeral-storage, as ``requests.*``, ``limits.*`` or the bare name, which
+means requests) and object counts (``pods`` ... ``services.loadbalancers``, or their
+``count/<resource>`` form).
 
-A compute quota rejects every container that does not state that resource (DESIGN-NOTES
-section 5, item 4), so each compute key needs a Container LimitRange default: ``defaultRequest``
+A compute quota rejects every container that does not state that resource (docs/design.md
+§6), so each compute key needs a Container LimitRange default: ``defaultRequest``
 for requests, ``default`` for limits. The API server defaults a LimitRange item before storing
 it (``default`` from ``max``; ``defaultRequest`` from ``default``, else ``max``), and so does
 this check.
