@@ -166,13 +166,8 @@ def check_istio(
     inventory: Inventory, expectations: Expectations, root: str = ROOT_NAMESPACE
 ) -> list[Result]:
     results: list[Result] = []
-    peer_auths: dict[str, list[Manifest]] = {}
-    for peer_auth in inventory.of_kind("PeerAuthentication"):
-        peer_auths.setdefault(namespace_of(peer_auth), []).append(peer_auth)
-    authz = inventory.of_kind("AuthorizationPolicy")
-    by_namespace: dict[str, list[Manifest]] = {}
-    for policy in authz:
-        by_namespace.setdefault(namespace_of(policy), []).append(policy)
+    peer_auths = inventory.of_kind_by_namespace("PeerAuthentication")
+    by_namespace = inventory.of_kind_by_namespace("AuthorizationPolicy")
 
     for namespace, policies in sorted(by_namespace.items()):
         tenant = expectations.tenant_of(namespace) or PLATFORM
