@@ -51,7 +51,7 @@ def layers() -> tuple[Layer, ...]:
     text = DEVELOPERS.read_text()
     block = re.search(r"^```layers\n(.*?)^```", text, re.S | re.M)
     assert block, "DEVELOPERS.md has no ```layers block"
-    found = []
+    found: list[Layer] = []
     for line in block.group(1).splitlines():
         words = line.split("#", 1)[0].split()
         if words:
