@@ -50,7 +50,7 @@ typecheck: venv
 overlays: venv
 	# --force: the committed tree is in git, and branches regenerate it in parallel.
 	$(BIN)/tenantctl generate examples/tenants.yaml -o . --force
-	$(BIN)/python -m tenantctl.policies.folders examples/tenants.yaml policies
+	$(BIN)/python -m tenantctl.emit.policy_folders examples/tenants.yaml policies
 	$(BIN)/python -m tenantctl.spec.reference > docs/spec.md
 	$(BIN)/pytest -q tests/unit/test_golden.py --update-golden
 

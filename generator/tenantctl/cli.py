@@ -18,7 +18,7 @@ import click
 
 from tenantctl import __version__, interrupts, specoptions
 from tenantctl.apply.command import apply, diff
-from tenantctl.commandline import filesystem_error, read_spec_or_exit
+from tenantctl.commandline import exit_on_overlaps, filesystem_error, read_spec_or_exit
 from tenantctl.emit import actions, fleet, gitops, ownership, staging
 from tenantctl.exitcodes import ExitCode, help_epilog
 from tenantctl.kubeconform import Report, ToolMissing, validate_manifests
@@ -68,21 +68,26 @@ def main() -> None:
 
 
 @main.command(epilog=_EPILOG)
-@click.argument("spec", type=click.Path(path_type=Path), required=False)
+@click.argument("specs", metavar="[SPEC]...", type=click.Path(path_type=Path), nargs=-1)
 @click.option(
     "--manifests",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Validate a folder of manifests with kubeconform instead of a spec.",
 )
-def validate(spec: Path | None, manifests: Path | None) -> None:
-    """Check SPEC (schema and semantic rules) without writing anything."""
-    if (spec is None) == (manifests is None):
+def validate(specs: tuple[Path, ...], manifests: Path | None) -> None:
+    """Check each SPEC (schema and semantic rules) without writing anything. Several SPECs are
+    TenantSets for one cluster: no two may share an id, a namespace or a tenant identity."""
+    if bool(specs) == (manifests is not None):
         raise click.UsageError("give either SPEC or --manifests DIR")
-    if spec is not None:
-        tenantset = read_spec_or_exit(spec, not_done="it is not valid")
-        count = len(tenantset.namespaces())
-        where = fleet.placement_summary(tenantset)
-        click.echo(f"{spec}: valid ({len(tenantset.tenants)} tenants, {count} namespaces{where}).")
+    if specs:
+        for spec in specs:
+            tenantset = read_spec_or_exit(spec, not_done="it is not valid")
+            count = len(tenantset.namespaces())
+            where = fleet.placement_summary(tenantset)
+            click.echo(
+                f"{spec}: valid ({len(tenantset.tenants)} tenants, {count} namespaces{where})."
+            )
+        exit_on_overlaps(specs, not_done="they cannot share a cluster")
         return
     assert manifests is not None
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -17,6 +18,7 @@ from tenantctl.exitcodes import ExitCode
 from tenantctl.spec.model import TenantSet
 from tenantctl.spec.problems import SpecError
 from tenantctl.spec.reading import read_tenantset
+from tenantctl.spec.together import check_together
 
 
 def read_spec_or_exit(spec: Path, *, not_done: str) -> TenantSet:
@@ -42,3 +44,23 @@ def filesystem_error(err: OSError) -> str:
     if err.filename2 is not None:
         where = f"{where} -> {os.fsdecode(err.filename2)}"
     return f"error: {where}: {cause}"
+
+
+def exit_on_overlaps(specs: Sequence[Path], *, not_done: str) -> None:
+    """With several (each valid) specs for one cluster: every id, namespace or identity two of
+    them claim printed, and exit 2; nothing with one spec."""
+    if len(specs) < 2:
+        return
+    problems = check_together(specs)
+    if not problems:
+        return
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    count = len(problems)
+    click.secho(
+        f"{count} problem{'s' if count != 1 else ''} between {', '.join(map(str, specs))}; "
+        f"{not_done}.",
+        fg="red",
+        err=True,
+    )
+    sys.exit(ExitCode.BAD_INPUT)

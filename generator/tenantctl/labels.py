@@ -46,6 +46,9 @@ ARGOCD_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 ARGOCD_NAMESPACE_SYNC_OPTIONS = "Prune=false,Delete=false"
 FLUX_RECONCILE = "kustomize.toolkit.fluxcd.io/prune"
 FLUX_RECONCILE_DISABLED = "disabled"
+# The same for objects every TenantSet on a cluster renders alike (the sandbox and gateway
+# ClusterRoles): removing one spec's sync must not take them from the others.
+ARGOCD_SHARED_SYNC_OPTIONS = "Prune=false,Delete=false"
 
 # Kubernetes Pod Security admission.
 POD_SECURITY_ENFORCE = "pod-security.kubernetes.io/enforce"

@@ -540,7 +540,7 @@ def namespaced_rbac_only(world: World, namespaces: tuple[str, ...]) -> Iterator[
     objects = json.dumps({"apiVersion": "v1", "kind": "List", "items": extra})
     cluster = world.cluster
     cluster.kubectl("apply", "--server-side", "--field-manager=test", "-f", "-", input=objects)
-    cluster.kubectl("delete", "clusterrolebinding", "tenantctl-gateway-read")
+    cluster.kubectl("delete", "clusterrolebinding", "tenantctl-gateway-read-example")
     try:
         yield
     finally:

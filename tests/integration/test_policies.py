@@ -42,6 +42,7 @@ from tenantctl.policies.samples import (
     apply_merge_patch,
     load_samples,
 )
+from tenantctl.render import policies as render_policies
 
 pytestmark = pytest.mark.integration
 
@@ -49,6 +50,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "tenants.yaml"
 SAMPLES = load_samples(REPO / "policies")
 TENANT_NAMESPACES = ("alpha-dev", "alpha-prod", "beta-dev")
+SPEC_ID = "example"
 GATEWAY = UserInfo(
     "system:serviceaccount:tenantctl-system:sandbox-gateway",
     ("system:serviceaccounts", "system:serviceaccounts:tenantctl-system"),
@@ -174,9 +176,16 @@ def remove(cluster: Cluster, obj: dict[str, Any]) -> None:
     raise AssertionError(f"could not delete {_ref(obj)}: {deleted.stderr}")
 
 
+def object_name(policy: str) -> str:
+    """The example's copy of a catalogue policy (and its binding): ``tenantctl-<x>.v2.example``."""
+    source = next(s for s in load_catalog() if s.name == policy)
+    return render_policies.object_name(source, SPEC_ID)
+
+
 def denial(result: subprocess.CompletedProcess[str], policy: str) -> str:
     assert result.returncode != 0, "admitted"
-    prefix = f"ValidatingAdmissionPolicy '{policy}' with binding '{policy}' denied request"
+    name = object_name(policy)
+    prefix = f"ValidatingAdmissionPolicy '{name}' with binding '{name}' denied request"
     assert prefix in result.stderr, result.stderr
     return result.stderr
 
@@ -321,7 +330,7 @@ def _wait_until_enforced(cluster: Cluster) -> None:
                 input=json.dumps(sample.object),
                 check=False,
             )
-            if f"'tenantctl-{policy}'" in result.stderr:
+            if f"'{object_name('tenantctl-' + policy)}'" in result.stderr:
                 del probes[policy]
         return not probes
 
@@ -349,7 +358,17 @@ def bundle(cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> I
         yield kube
     finally:
         _delete_tenant_namespaces(kube)
-        kube.admin("delete", "-k", str(out), "--ignore-not-found", "--wait=false", check=False)
+        # The spec's own objects only: the shared ones (tenantctl.render.meta.shared_metadata)
+        # stay, as they do on a real cluster, where the parameter informer's anchor must.
+        kube.admin(
+            "delete",
+            "-k",
+            str(out),
+            "--selector=tenantctl.dev/spec=example",
+            "--ignore-not-found",
+            "--wait=false",
+            check=False,
+        )
         kube.admin("delete", "-f", "-", "--ignore-not-found", input=SAMPLE_RBAC, check=False)
 
 
@@ -604,7 +623,7 @@ def test_the_api_server_type_checks_every_policy_without_warnings(bundle: Cluste
             bundle.admin(
                 "get",
                 "validatingadmissionpolicies",
-                "--selector=app.kubernetes.io/managed-by=tenantctl",
+                "--selector=tenantctl.dev/spec=example",
                 "--output=json",
             ).stdout
         )["items"]

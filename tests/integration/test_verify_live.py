@@ -151,8 +151,15 @@ def live(cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield harness
     finally:
         _delete_tenant_namespaces(harness)
+        # The spec's own objects: the shared parameter-informer anchor stays (policies/README.md).
         harness.kubectl(
-            "delete", "-k", str(output), "--ignore-not-found", "--wait=false", check=False
+            "delete",
+            "-k",
+            str(output),
+            "--selector=tenantctl.dev/spec=example",
+            "--ignore-not-found",
+            "--wait=false",
+            check=False,
         )
 
 

@@ -3,9 +3,12 @@
 Covers: the committed policy folders are what the catalogue renders for examples/tenants.yaml;
 every policy has a README and allowed and denied samples; every sample is decided as its name
 says, by its own policy alone (so the real API server reports that policy's message, whatever
-order it evaluates policies in); identities and switches really come from the spec; the
-catalogue's CEL spells no identity or label key; OpenShell's allowlist label is protected when
-the spec selects namespaces by it.
+order it evaluates policies in), with the spec's parameter ConfigMap as ``params``; identities and
+switches really come from the parameters; the catalogue's CEL spells no identity or label key and
+no rendered policy a tenant, namespace or group (the policies are the same code for every spec);
+OpenShell's allowlist label is protected when the spec selects namespaces by it; two specs'
+policies compose (each leaves the other's namespaces to it, and a namespace is never claimed
+for a made-up spec).
 
 The evaluator is Google's C++ CEL (cel-expr-python) with the strings extension, which is what
 the API server offers these expressions too; the policies use no Kubernetes-only library
@@ -17,16 +20,19 @@ prove the real matching.
 from __future__ import annotations
 
 import dataclasses
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cel_expr_python import cel
 from cel_expr_python.ext import ext_strings
 
 from tenantctl import labels
-from tenantctl.policies import folders, load_catalog
+from tenantctl.emit import policy_folders as folders
+from tenantctl.policies import load_catalog
 from tenantctl.policies.samples import RESOURCES, Sample, load_samples
 from tenantctl.render import policies
 from tenantctl.render.bundle import render
@@ -131,10 +137,16 @@ class Decision:
 
 
 def decide(
-    policy: dict[str, Any], binding: dict[str, Any], sample: Sample, ts: TenantSet
+    policy: dict[str, Any],
+    binding: dict[str, Any],
+    sample: Sample,
+    ts: TenantSet,
+    cluster: TenantSet | None = None,
 ) -> Decision:
-    name = policy["metadata"]["name"]
-    ns = namespace_object(ts, sample.namespace)
+    """``ts`` gives the parameters; ``cluster`` (``ts`` by default) the namespaces."""
+    # The catalogue's name, without the version and spec id that the object's name adds.
+    name = policy["metadata"]["name"].split(".")[0]
+    ns = namespace_object(cluster or ts, sample.namespace)
     if not matches(policy, binding, sample, ns):
         return Decision(name, False, ())
     data: dict[str, Any] = {
@@ -142,7 +154,7 @@ def decide(
         "oldObject": sample.old_object,
         "request": sample.request(),
         "namespaceObject": ns,
-        "params": None,
+        "params": policies.render_parameters(ts),
         "variables": {},
     }
     for variable in policy["spec"]["variables"]:
@@ -278,7 +290,7 @@ def test_cluster_admin_stays_forbidden_even_when_the_spec_allows_it() -> None:
         ts,
         platform=dataclasses.replace(ts.platform, allowed_cluster_roles=("cluster-admin",)),
     )
-    assert "cluster-admin" not in policies.INPUTS["allowedClusterRoles"](allows)
+    assert "cluster-admin" not in policies.PARAMETERS["allowedClusterRoles"](allows)
 
 
 def test_the_catalogue_cel_spells_no_identity_and_no_label_key() -> None:
@@ -303,6 +315,46 @@ def test_the_catalogue_cel_spells_no_identity_and_no_label_key() -> None:
         )
         found = sorted(word for word in spelled if word in cel_text)
         assert not found, f"{source.folder} spells {found}; make them inputs"
+
+
+def _rendered_cel(policy: dict[str, Any]) -> str:
+    spec = policy["spec"]
+    return "\n".join(
+        [v["expression"] for v in spec["variables"]]
+        + [
+            text
+            for v in spec["validations"]
+            for text in (v["expression"], v.get("messageExpression", ""), v.get("message", ""))
+        ]
+    )
+
+
+def test_no_tenant_namespace_group_or_user_of_the_example_is_in_any_rendered_policys_cel() -> None:
+    ts = example()
+    names = {
+        ts.spec_id,
+        *(tenant.name for tenant in ts.tenants),
+        *(ns.name for ns in ts.namespaces()),
+        *(n for t in ts.tenants for s in t.roles.values() for n in (*s.groups, *s.users)),
+        *ts.platform.managers.groups,
+        ts.platform.gateway_identity.username,
+        ts.platform.sandbox_service_account,
+    }
+    committed = yaml.safe_load_all((REPO / "bases/tenantctl/admission-policies.yaml").read_text())
+    rendered = [o for o in committed if o and o["kind"] == "ValidatingAdmissionPolicy"]
+    assert len(rendered) == len(load_catalog())
+    for policy in rendered:
+        cel_text = _rendered_cel(policy)
+        found = sorted(
+            n for n in names if re.search(rf"(?<![-\w.]){re.escape(n)}(?![-\w])", cel_text)
+        )
+        assert not found, f"{policy['metadata']['name']} spells {found} in its CEL"
+
+
+def test_the_policies_are_the_same_code_for_every_spec() -> None:
+    variant = read_tenantset(REPO / "tests" / "unit" / "delivery" / "variant-tenants.yaml")
+    for ours, theirs in zip(bundle(example()), bundle(variant), strict=True):
+        assert ours[0]["spec"] == theirs[0]["spec"]
 
 
 @pytest.mark.parametrize(
@@ -332,3 +384,75 @@ def test_openshells_allowlist_label_is_protected_when_the_spec_uses_it() -> None
     joins_allowlist = dataclasses.replace(relabel, object=joined)
     assert not _own(joins_allowlist, ts).denied
     assert allowlist.label in _own(joins_allowlist, openshell).messages[0]
+
+
+# ----- several specs on one cluster --------------------------------------------------------------
+
+
+@cache
+def variant() -> TenantSet:
+    """A second spec with other managers and another sandbox ServiceAccount."""
+    ts = read_tenantset(REPO / "tests" / "unit" / "delivery" / "variant-tenants.yaml")
+    return dataclasses.replace(
+        ts, platform=dataclasses.replace(ts.platform, sandbox_service_account="variant-sandbox")
+    )
+
+
+def _as(sample: Sample, username: str, groups: tuple[str, ...]) -> Sample:
+    return dataclasses.replace(
+        sample, user=dataclasses.replace(sample.user, username=username, groups=groups)
+    )
+
+
+def _variant_decision(sample: Sample) -> Decision:
+    """``sample`` judged by the variant spec's copy of its policy, with the variant's parameters,
+    on a cluster where the example's namespaces exist."""
+    prefix = f"tenantctl-{sample.policy}."
+    policy, binding = next(
+        pair for pair in bundle(variant()) if pair[0]["metadata"]["name"].startswith(prefix)
+    )
+    return decide(policy, binding, sample, variant(), example())
+
+
+def test_a_spec_leaves_another_specs_namespace_to_that_specs_managers() -> None:
+    # The example's manager changes a protected key of the example's namespace; the variant spec
+    # (whose managers are someone else) stands aside, the example's own policy judges.
+    sample = _sample(
+        "namespace-labels", "denied-namespace-operator-changes-pod-security-of-tenant-namespace"
+    )
+    by_manager = _as(sample, "platform-applier", ("tenantctl-appliers",))
+    assert not _variant_decision(by_manager).denied
+    assert not _own(by_manager, example()).denied
+    assert _own(sample, example()).denied, "a non-manager is still stopped by the example's policy"
+
+
+def test_claiming_an_unclaimed_namespace_takes_a_manager_of_every_spec() -> None:
+    sample = _sample("namespace-labels", "allowed-platform-applier-creates-tenant-namespace")
+    assert not _own(sample, example()).denied
+    assert _variant_decision(sample).denied, "the variant's managers are not the example's"
+    assert not _variant_decision(_as(sample, "admin", ("system:masters",))).denied
+
+
+def test_a_namespace_cannot_be_claimed_for_a_made_up_spec() -> None:
+    relabel = _sample("namespace-labels", "denied-namespace-operator-relabels-namespace-as-tenant")
+    assert relabel.object is not None
+    forged = dict(relabel.object, metadata=dict(relabel.object["metadata"]))
+    forged["metadata"]["labels"] = {**forged["metadata"]["labels"], labels.SPEC_ID: "made-up"}
+    attempt = dataclasses.replace(relabel, object=forged)
+    assert _own(attempt, example()).denied
+    assert _variant_decision(attempt).denied
+
+
+def test_a_sandbox_in_another_specs_namespace_runs_as_that_specs_account() -> None:
+    sample = _sample("sandbox-placement", "allowed-gateway-creates-sandbox-as-sandbox-account")
+    assert not _variant_decision(sample).denied
+    outside = dataclasses.replace(
+        sample, object=dict(sample.subject, metadata={"name": "s", "namespace": "default"})
+    )
+    assert _variant_decision(outside).denied, "outside any tenant namespace every spec says no"
+
+
+def test_per_namespace_policies_bind_only_their_own_specs_namespaces() -> None:
+    sample = _sample("rolebinding-scope", "denied-tenant-admin-grants-another-tenants-group")
+    assert not _variant_decision(sample).matched
+    assert _own(sample, example()).denied

@@ -3,7 +3,7 @@
 Covers: malformed samples are refused with the file named (a typo must not turn a denial test
 into a silent pass); the request built for CEL omits empty fields as the API server's JSON does;
 the merge patch the cluster test sends turns oldObject into object exactly; `generate` puts all
-nine policies and their bindings into the shared base.
+ten policies, their bindings and the spec's parameters into the shared base.
 """
 
 from __future__ import annotations
@@ -81,12 +81,17 @@ def test_the_merge_patch_turns_the_old_object_into_the_new_one(
     assert apply_merge_patch(old, merge_patch(old, new)) == new
 
 
-def test_generate_puts_every_policy_and_its_binding_into_the_shared_base() -> None:
+def test_generate_puts_every_policy_its_binding_and_the_parameters_into_the_shared_base() -> None:
     shared = render(read_tenantset(REPO / "examples" / "tenants.yaml")).shared
     objects = shared["admission-policies.yaml"]
-    names = [source.name for source in load_catalog()]
+    names = [f"{source.name}.v2.example" for source in load_catalog()]
     assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
         (kind, name)
         for name in names
         for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
     ]
+    [parameters] = shared["admission-parameters.yaml"]
+    assert (parameters["kind"], parameters["metadata"]["name"]) == (
+        "ConfigMap",
+        "tenantctl-admission-example",
+    )

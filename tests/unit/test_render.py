@@ -4,11 +4,13 @@ Aspects: ownership labels on everything and no ownerReferences; namespaces selec
 their immutable name label, namespace and pod selectors ANDed in one peer; default deny plus DNS
 over UDP and TCP; tenant access through RoleBindings only, never to cluster-admin; the gateway's
 write access only inside tenant namespaces; quota keys all covered by LimitRange defaults; Istio
-STRICT wherever agents are; the OpenShell allowlist in both of its forms.
+STRICT wherever agents are; the OpenShell allowlist in both of its forms; admission matches with
+the server's defaults spelled out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ import pytest
 import yaml
 
 from tenantctl import labels
+from tenantctl.render import rbac as render_rbac
 from tenantctl.render.bundle import Rendering, render
 from tenantctl.spec.model import TenantSet
 from tenantctl.spec.reading import read_tenantset
@@ -56,8 +59,58 @@ def test_every_object_carries_the_ownership_labels_and_no_owner_references(
     for obj in rendering.all_manifests():
         meta = obj["metadata"]
         assert meta["labels"][labels.MANAGED_BY] == "tenantctl", meta["name"]
-        assert meta["labels"][labels.SPEC_ID] == "example", meta["name"]
+        if (obj["kind"], meta["name"]) not in SHARED:
+            assert meta["labels"][labels.SPEC_ID] == "example", meta["name"]
         assert "ownerReferences" not in meta
+
+
+# What every spec renders alike: the gateway and sandbox ClusterRoles, and the policy that keeps
+# the API server's parameter watch alive (tenantctl.render.policies.INFORMER_ANCHOR).
+SHARED = {
+    ("ClusterRole", "tenantctl-gateway-read"),
+    ("ClusterRole", "tenantctl-gateway-write"),
+    ("ClusterRole", "tenantctl-sandbox-user"),
+    ("ClusterRole", "tenantctl-sandbox-viewer"),
+    ("ValidatingAdmissionPolicy", "tenantctl-parameter-informer"),
+    ("ValidatingAdmissionPolicyBinding", "tenantctl-parameter-informer"),
+}
+
+
+def _platform_keys(objects: list[dict[str, Any]], namespaces: set[str]) -> set[tuple[str, ...]]:
+    """Objects outside the spec's tenant namespaces (cluster-wide or in the gateway's)."""
+    return {
+        (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])
+        for o in objects
+        if o["kind"] != "Namespace" and o["metadata"].get("namespace") not in namespaces
+    }
+
+
+def test_two_specs_share_only_the_objects_they_render_alike(tenantset: TenantSet) -> None:
+    # Several TenantSets on one cluster apply the same ClusterRoles instead of taking them from
+    # each other; no spec prunes them, and Argo CD and Flux never do. Every other object outside
+    # the tenant namespaces carries the spec id in its name.
+    example = render(tenantset).all_manifests()
+    other = render(dataclasses.replace(tenantset, spec_id="second")).all_manifests()
+    unowned = [o for o in example if labels.SPEC_ID not in o["metadata"]["labels"]]
+    assert sorted((o["kind"], o["metadata"]["name"]) for o in unowned) == sorted(SHARED)
+    for obj in unowned:
+        assert obj in other
+        assert obj["metadata"]["annotations"] == {
+            labels.ARGOCD_SYNC_OPTIONS: "Prune=false,Delete=false",
+            labels.FLUX_RECONCILE: "disabled",
+        }
+    tenant_namespaces = {ns.name for ns in tenantset.namespaces()}
+    shared = _platform_keys(example, tenant_namespaces) & _platform_keys(other, tenant_namespaces)
+    # A tenant gateway's account (and its review binding, named by it) is named in the spec;
+    # two TenantSets may not name the same one (spec/together.py refuses it).
+    accounts = {t.gateway_service_account for t in tenantset.tenants if t.gateway_service_account}
+    shared = {
+        key
+        for key in shared
+        if key[2] not in accounts
+        and key[2].removeprefix(render_rbac.TENANT_GATEWAY_REVIEWS_PREFIX) not in accounts
+    }
+    assert shared == {(kind, "", name) for kind, name in SHARED}
 
 
 def test_tenant_namespaces_record_tenant_security_level_residency_and_audit_owner(
@@ -188,9 +241,9 @@ def test_the_gateway_reads_cluster_wide_but_writes_only_through_namespace_bindin
     }
     bindings = {b["metadata"]["name"]: b for b in of_kind(rendering, "ClusterRoleBinding")}
     assert {name: b["roleRef"]["name"] for name, b in bindings.items()} == {
-        "tenantctl-gateway-read": "tenantctl-gateway-read",
+        "tenantctl-gateway-read-example": "tenantctl-gateway-read",
         # alpha's own gateway may only review tokens and access cluster-wide
-        "tenantctl-gateway-reviews-alpha": "system:auth-delegator",
+        "tenantctl-gateway-reviews-sandbox-gateway-alpha": "system:auth-delegator",
     }
     write_bindings = [
         b
@@ -280,3 +333,24 @@ def test_the_openshell_file_allowlist_lists_every_tenant_namespace() -> None:
     assert config_map["data"] == {"workspaces.json": '["search-dev", "search-prod"]'}
     for namespace in of_kind(rendering, "Namespace"):
         assert "openshell.ai/workspace" not in namespace["metadata"]["labels"]
+
+
+def test_admission_matches_spell_out_the_server_defaults_so_two_appliers_never_conflict(
+    rendering: Rendering,
+) -> None:
+    # Server-side apply compares atomic fields whole, defaults included: Flux and `tenantctl
+    # apply` conflicted on every policy while both applied the same object (test_flux.py).
+    matches = [
+        p["spec"]["matchConstraints"] for p in of_kind(rendering, "ValidatingAdmissionPolicy")
+    ]
+    matches += [
+        b["spec"]["matchResources"]
+        for b in of_kind(rendering, "ValidatingAdmissionPolicyBinding")
+        if "matchResources" in b["spec"]
+    ]
+    assert matches
+    for match in matches:
+        assert match["matchPolicy"] == "Equivalent"
+        assert "namespaceSelector" in match
+        assert "objectSelector" in match
+        assert all("scope" in rule for rule in match.get("resourceRules", []))

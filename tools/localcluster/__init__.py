@@ -8,6 +8,8 @@ with its CRDs (plus the Istio security CRDs), on free ports of 127.0.0.1 with al
 `dir`. It returns once everything is ready or raises ComponentError naming the failing component
 with its log tail. `down()` stops every process it started, by PID, and checks the ports are free.
 The `tools/cluster up|down --dir DIR` command and the pytest `cluster` fixture both use it.
+`localcluster.flux.Flux(plane).up()` adds Flux's source- and kustomize-controller and a loopback
+git server to a running plane (`tools/cluster up --flux`); the plane's `down()` stops them too.
 
 Acting as a user: `DIR/kubeconfig` holds one context per row of `users.TEST_USERS`, named after
 the user and authenticated by a static token (`--token-auth-file`):

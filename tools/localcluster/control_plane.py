@@ -177,6 +177,10 @@ class ControlPlane:
 
     def down(self) -> None:
         """Stop every daemon this cluster directory records, newest first; verify ports are free."""
+        # Daemons started on this cluster by add-ons (localcluster.flux) stop first.
+        for pidfile in sorted((self.dir / "pids").glob("*.pid")):
+            if pidfile.stem not in COMPONENTS:
+                processes.stop(pidfile)
         known = {daemon.name: daemon for daemon in self.daemons}
         for name in reversed(COMPONENTS):
             pidfile = self.dir / "pids" / f"{name}.pid"

@@ -9,6 +9,11 @@ without a cluster:
 - Namespaces are never pruned with the other objects; they are listed separately and deleted only
   by an explicit, confirmed ``--prune-namespaces``.
 - A rendered Namespace that exists but is not this spec's is refused, unless ``--adopt``.
+- Admission parameters go before every other object but Namespaces: a binding whose parameters
+  are missing denies (``parameterNotFoundAction: Deny``), so they must exist before the bindings
+  and before the objects those bindings judge. Bindings go after their policies: the API server
+  authorises a binding's ``paramRef`` against its policy's ``paramKind``, and without the policy
+  demands ``get`` on every resource.
 - An object is skipped as unchanged only when its applied-hash annotation matches (the fields
   tenantctl sets are the same as last time) *and* every rendered field still has its rendered
   value live (nobody changed them since). Anything else is applied; server-side apply is
@@ -78,6 +83,15 @@ def ownership_selector(spec_id: str) -> str:
     return f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE},{labels.SPEC_ID}={spec_id}"
 
 
+# Objects every spec renders alike (tenantctl.render.meta.shared_metadata): tenantctl's, no spec's.
+SHARED_SELECTOR = f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE},!{labels.SPEC_ID}"
+
+
+def is_shared(obj: Obj) -> bool:
+    """A rendered object that every spec renders alike (no spec id)."""
+    return labels.SPEC_ID not in ((obj.get("metadata") or {}).get("labels") or {})
+
+
 def covers(desired: Any, live: Any) -> bool:
     """Every field of ``desired`` has the same value in ``live`` (which may have more fields)."""
     if isinstance(desired, dict):
@@ -127,6 +141,38 @@ class Plan:
     @property
     def to_apply(self) -> list[Obj]:
         return [*self.cluster_scoped, *self.namespaced]
+
+    def waves(self) -> list[list[Obj]]:
+        """``to_apply`` in the order it must reach the cluster, each wave after the previous:
+        Namespaces; the admission parameters rendered bindings name; other cluster-scoped
+        objects but the bindings; the bindings; the rest."""
+        parameters = parameter_keys(self.to_apply)
+        waves: list[list[Obj]] = [[], [], [], [], []]
+        for obj in self.to_apply:
+            key = object_key(obj)
+            if key[:2] == ("", "Namespace"):
+                waves[0].append(obj)
+            elif key in parameters:
+                waves[1].append(obj)
+            elif obj["kind"] == "ValidatingAdmissionPolicyBinding":
+                waves[3].append(obj)
+            elif not key[2]:
+                waves[2].append(obj)
+            else:
+                waves[4].append(obj)
+        return [wave for wave in waves if wave]
+
+
+def parameter_keys(objects: list[Obj]) -> set[Key]:
+    """Keys of the ConfigMaps that the ValidatingAdmissionPolicyBindings among ``objects`` read."""
+    keys = set()
+    for obj in objects:
+        if obj["kind"] != "ValidatingAdmissionPolicyBinding":
+            continue
+        ref = (obj.get("spec") or {}).get("paramRef") or {}
+        if "name" in ref:
+            keys.add(("", "ConfigMap", ref.get("namespace") or "", ref["name"]))
+    return keys
 
 
 def _refusal_reason(obj: Obj, spec_id: str) -> str:

@@ -22,6 +22,7 @@ from tenantctl.kube.discovery import Discovery, Resource
 FIELD_MANAGER = "tenantctl"
 # Always-present objects that do not make a namespace "still in use".
 NAMESPACE_DEFAULTS = {("ServiceAccount", "default"), ("ConfigMap", "kube-root-ca.crt")}
+ADMISSION_KINDS = frozenset({"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"})
 
 
 @dataclass
@@ -62,18 +63,25 @@ async def resolve_kinds(
 async def fetch_live(
     client: Client, resources: dict[tuple[str, str], Resource], spec_id: str
 ) -> LiveState:
-    """One LIST per kind with this spec's ownership selector, plus every Namespace's metadata."""
-    selector = planning.ownership_selector(spec_id)
+    """One LIST per kind with this spec's ownership selector, one more per cluster-scoped kind
+    for the objects every spec renders alike (owned by none, never pruned), plus every
+    Namespace's metadata."""
 
-    async def owned(resource: Resource) -> list[Obj]:
+    async def owned(resource: Resource, selector: str) -> list[Obj]:
         items = await client.list_items(resource.path(), label_selector=selector)
         for item in items:
             item["apiVersion"], item["kind"] = resource.api_version, resource.kind
         return items
 
+    lists = [(r, planning.ownership_selector(spec_id)) for r in resources.values()]
+    lists += [
+        (r, planning.SHARED_SELECTOR)
+        for r in resources.values()
+        if not r.namespaced and r.kind != kinds.NAMESPACE.kind
+    ]
     namespace_resource = resources[("", kinds.NAMESPACE.kind)]
     listed, namespaces = await asyncio.gather(
-        asyncio.gather(*(owned(r) for r in resources.values())),
+        asyncio.gather(*(owned(r, selector) for r, selector in lists)),
         client.list_items(namespace_resource.path(), metadata_only=True),
     )
     owned_live = {planning.object_key(item): item for items in listed for item in items}
@@ -116,7 +124,9 @@ async def apply_objects(
                     path,
                     obj,
                     field_manager=FIELD_MANAGER,
-                    force=force_conflicts or key in adopted,
+                    # Objects every spec renders alike may have been applied by another tool
+                    # (Helm, Flux) for another spec: the same values, so taking them is safe.
+                    force=force_conflicts or key in adopted or planning.is_shared(obj),
                     dry_run=dry_run,
                 )
             except errors.Conflict as err:
@@ -145,9 +155,10 @@ async def apply_objects(
         else:
             outcome.configured.append(key)
 
-    # Cluster-scoped first: a namespaced object needs its Namespace.
-    await asyncio.gather(*(one(obj) for obj in the_plan.cluster_scoped))
-    await asyncio.gather(*(one(obj) for obj in the_plan.namespaced))
+    # Namespaces first (a namespaced object needs its Namespace), then the admission parameters
+    # (a binding without them denies), then the rest of the cluster-scoped objects, then the rest.
+    for wave in the_plan.waves():
+        await asyncio.gather(*(one(obj) for obj in wave))
     return outcome
 
 
@@ -160,8 +171,16 @@ async def delete_objects(
     dry_run: bool,
     concurrency: int,
 ) -> None:
-    """Delete ``keys`` (namespaced ones first, then cluster-scoped), each tolerated if gone."""
+    """Delete ``keys`` (namespaced ones first, then cluster-scoped), each tolerated if gone.
+    After a failed apply, admission policies and bindings are kept: their replacements may be
+    what failed, and deleting them would leave tenant namespaces unprotected."""
     limit = asyncio.Semaphore(concurrency)
+    if outcome.failed:
+        held = [key for key in keys if key[1] in ADMISSION_KINDS]
+        keys = [key for key in keys if key[1] not in ADMISSION_KINDS]
+        outcome.failed.extend(
+            (key, "kept: the apply failed, and its replacement may be what failed") for key in held
+        )
 
     async def one(key: Key) -> None:
         path = _resource_of(state, key).path(key[2] or None, key[3])

@@ -361,8 +361,28 @@ def flux(tenantset: TenantSet, rendering: Rendering, delivery: Delivery) -> Gito
             },
         )
 
+    # The entry point: the platform team applies gitops/flux once, and from then on Flux keeps
+    # this folder itself in sync from git. Removing a tenant from the spec removes its
+    # Kustomization here, and deleting that Kustomization prunes the tenant's objects (never its
+    # Namespaces). Deleting the entry point itself orphans what it synced (deletionPolicy), so
+    # an accidental delete cannot cascade through every tenant. It runs as kustomize-controller,
+    # not as the applier: it creates the applier's own RBAC, which the applier cannot grant itself.
+    entry = manifest(
+        FLUX_KUSTOMIZE_API,
+        "Kustomization",
+        metadata(names.fit(f"tenantctl-{spec_id}-gitops"), owned, namespace=ns),
+        spec={
+            "interval": "10m",
+            "retryInterval": "1m",
+            "timeout": "5m",
+            "path": f"./{delivery.repo_path(output_folder('flux'))}",
+            "prune": True,
+            "deletionPolicy": "Orphan",
+            "sourceRef": {"kind": "GitRepository", "name": source_name},
+        },
+    )
     base_name = names.fit(f"tenantctl-{spec_id}-base")
-    units = [kustomization(base_name, "bases/tenantctl", None)]
+    units = [entry, kustomization(base_name, "bases/tenantctl", None)]
     for tenant in dict.fromkeys(ns_files.tenant for ns_files in rendering.namespaces):
         units.append(
             kustomization(

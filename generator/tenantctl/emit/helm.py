@@ -31,7 +31,7 @@ import jinja2
 from tenantctl import __version__, labels
 from tenantctl.emit import names
 from tenantctl.emit.yamlio import dump_documents
-from tenantctl.render import istio, network, openshell, quota, rbac
+from tenantctl.render import istio, network, openshell, policies, quota, rbac
 from tenantctl.render.bundle import render
 from tenantctl.spec.model import Port, TenantNamespace, TenantSet
 
@@ -150,8 +150,29 @@ BUILTIN_SETTINGS: dict[str, Any] = {
 # shared file (the admission-policy bundle, anything added later) is carried into the chart as a
 # static template, so the chart never silently lacks an object the Kustomize output has.
 TEMPLATED_SHARED_FILES = frozenset(
-    {"cluster-roles.yaml", "gateway-rbac.yaml", "gateway-network.yaml", "openshell-allowlist.yaml"}
+    {
+        "cluster-roles.yaml",
+        "gateway-rbac.yaml",
+        "gateway-network.yaml",
+        "openshell-allowlist.yaml",
+        "admission-parameters.yaml",
+        "admission-informer.yaml",
+    }
 )
+
+# Admission parameters the chart's template does not derive from ``tenants``.
+_TENANT_PARAMETERS = frozenset({"specId", "tenants"})
+
+
+def admission_values(tenantset: TenantSet) -> dict[str, Any]:
+    """``admissionParameters``: the policies' platform parameters (identities, allowed roles,
+    protected keys); lists stay lists here and become one item a line in the ConfigMap."""
+    return {
+        name: compute(tenantset)
+        for name, compute in policies.PARAMETERS.items()
+        if name not in _TENANT_PARAMETERS
+    }
+
 
 _MISSING = object()
 
@@ -228,6 +249,9 @@ def chart_values(tenantset: TenantSet) -> dict[str, Any]:
         "specId": tenantset.spec_id,
         # helm.sh/resource-policy=keep on Namespaces: uninstalling never deletes a tenant's data.
         "keepNamespaces": True,
+        # The objects every spec renders alike (ClusterRoles, the parameter informer's anchor):
+        # false in all but one release on a cluster.
+        "sharedObjects": True,
         "platform": {
             "gateway": {
                 "flavor": gateway.flavor,
@@ -254,6 +278,7 @@ def chart_values(tenantset: TenantSet) -> dict[str, Any]:
             for name, objects in render(tenantset).shared.items()
             if name not in TEMPLATED_SHARED_FILES and objects
         },
+        "admissionParameters": admission_values(tenantset),
         "namespaceDefaults": defaults,
         "tenants": tenants,
     }
@@ -385,8 +410,16 @@ def values_schema() -> dict[str, Any]:
         "properties": {
             "specId": _DNS_LABEL,
             "keepNamespaces": {"type": "boolean"},
+            "sharedObjects": {"type": "boolean"},
             "static": {"type": "object", "additionalProperties": {"type": "boolean"}},
             "platform": {"type": "object"},
+            "admissionParameters": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": ["string", "array"],
+                    "items": {"type": "string", "pattern": "^[^\\n]*$"},
+                },
+            },
             "namespaceDefaults": _namespace_schema(named=False),
             "tenants": {
                 "type": "array",
@@ -437,6 +470,8 @@ def _template_context(spec_id: str) -> dict[str, Any]:
         "quota": quota,
         "istio": istio,
         "openshell": openshell,
+        "policies": policies,
+        "informer_anchor_yaml": dump_documents(policies.render_informer_anchor()).rstrip("\n"),
         "sandbox_roles": {
             "admin": rbac.SANDBOX_USER_ROLE,
             "edit": rbac.SANDBOX_USER_ROLE,
@@ -501,12 +536,14 @@ def chart_files(tenantset: TenantSet) -> dict[str, str]:
 
 
 def _static_template(spec_id: str, name: str, objects: list[Any]) -> str:
-    """Objects rendered at generate time, switched by ``.Values.static`` (Go-template-escaped)."""
+    """Objects rendered at generate time, switched by ``.Values.static`` (Go-template-escaped).
+    They must not depend on the tenants (the admission policies read theirs from the parameters
+    the chart computes), since tenants added to values.yaml never reach them."""
     body = dump_documents(objects).replace("{{", '{{ "{{" }}')
     return (
-        f"{{{{- /* Rendered by tenantctl from TenantSet {spec_id!r} at generate time: tenants\n"
-        "added to values.yaml are not reflected here until `tenantctl generate --format helm`\n"
-        "runs again. */ -}}\n"
+        f"{{{{- /* Rendered by tenantctl from TenantSet {spec_id!r} at generate time; nothing\n"
+        "here depends on the tenants in values.yaml (the policies read them from the parameters\n"
+        "in admission-parameters.yaml). */ -}}\n"
         f"{{{{- if .Values.static.{static_switch(name)} }}}}\n"
         f"{body}{{{{- end }}}}\n"
     )

@@ -46,6 +46,8 @@ def render(tenantset: TenantSet) -> Rendering:
         ],
         "gateway-network.yaml": [network.render_gateway_ingress_policy(tenantset)],
         "admission-policies.yaml": policies.render_policies(tenantset),
+        "admission-parameters.yaml": [policies.render_parameters(tenantset)],
+        "admission-informer.yaml": policies.render_informer_anchor(),
     }
     patches: dict[str, dict[str, Any]] = {}
     if openshell.uses_allowlist_file(tenantset):

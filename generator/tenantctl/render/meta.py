@@ -2,6 +2,8 @@
 
 Every object tenantctl renders carries ``app.kubernetes.io/managed-by: tenantctl`` and the spec id,
 and per-tenant objects also the tenant. Prune and the admission policies select on exactly these.
+The exception are the few objects every spec renders alike (``shared_metadata``): they carry no
+spec id, so that several TenantSets on one cluster compose.
 """
 
 from __future__ import annotations
@@ -19,6 +21,20 @@ def ownership_labels(tenantset: TenantSet, tenant: str | None = None) -> dict[st
     if tenant is not None:
         result[labels.TENANT] = tenant
     return result
+
+
+def shared_metadata(name: str) -> dict[str, Any]:
+    """Metadata of an object that every spec renders the same (no spec id, so no spec owns or
+    prunes it; Argo CD and Flux never prune or delete it either). Several TenantSets on one
+    cluster then apply identical objects instead of taking them from each other."""
+    return metadata(
+        name,
+        {labels.MANAGED_BY: labels.MANAGED_BY_VALUE},
+        annotations={
+            labels.ARGOCD_SYNC_OPTIONS: labels.ARGOCD_SHARED_SYNC_OPTIONS,
+            labels.FLUX_RECONCILE: labels.FLUX_RECONCILE_DISABLED,
+        },
+    )
 
 
 def metadata(

@@ -242,6 +242,14 @@ def render_tenant_policies(
     return policies
 
 
+GATEWAY_INGRESS_POLICY = "tenantctl-allow-tenant-namespaces"
+
+
+def gateway_ingress_policy_name(spec_id: str) -> str:
+    """Per spec: several specs may share a gateway, each admitting its own namespaces."""
+    return f"{GATEWAY_INGRESS_POLICY}-{spec_id}"
+
+
 def render_gateway_ingress_policy(tenantset: TenantSet) -> Manifest:
     """In the gateway namespace: admit every tenant namespace on the gateway's ports only."""
     gateway = tenantset.platform.gateway
@@ -250,7 +258,7 @@ def render_gateway_ingress_policy(tenantset: TenantSet) -> Manifest:
         tenantset,
         None,
         gateway.namespace,
-        "tenantctl-allow-tenant-namespaces",
+        gateway_ingress_policy_name(tenantset.spec_id),
         pod_selector=gateway.pod_labels,
         ingress=[
             _rule(

@@ -21,7 +21,7 @@ from tenantctl.apigroups import (
     SANDBOX_GROUP,
     SANDBOX_RESOURCE,
 )
-from tenantctl.render.meta import Manifest, manifest, metadata, ownership_labels
+from tenantctl.render.meta import Manifest, manifest, metadata, ownership_labels, shared_metadata
 from tenantctl.spec.model import ROLES, Role, Subjects, Tenant, TenantNamespace, TenantSet
 
 RBAC_API = "rbac.authorization.k8s.io/v1"
@@ -54,7 +54,8 @@ def _rule(
 
 
 def render_cluster_roles(tenantset: TenantSet) -> list[Manifest]:
-    owned = ownership_labels(tenantset)
+    """The same objects for every spec of a gateway flavor (several TenantSets on one cluster
+    must share the flavor, which ``tenantctl.spec.together`` checks): owned by no spec."""
     openshell = tenantset.platform.gateway.flavor == "openshell"
     read_rules = [
         _rule([SANDBOX_GROUP], [SANDBOX_RESOURCE], READ_VERBS),
@@ -76,12 +77,12 @@ def render_cluster_roles(tenantset: TenantSet) -> list[Manifest]:
             _rule([""], ["secrets"], ["get", "patch"], resourceNames=[OPENSHELL_TLS_SECRET]),
         ]
     return [
-        manifest(RBAC_API, "ClusterRole", metadata(GATEWAY_READ_ROLE, owned), rules=read_rules),
-        manifest(RBAC_API, "ClusterRole", metadata(GATEWAY_WRITE_ROLE, owned), rules=write_rules),
+        manifest(RBAC_API, "ClusterRole", shared_metadata(GATEWAY_READ_ROLE), rules=read_rules),
+        manifest(RBAC_API, "ClusterRole", shared_metadata(GATEWAY_WRITE_ROLE), rules=write_rules),
         manifest(
             RBAC_API,
             "ClusterRole",
-            metadata(SANDBOX_USER_ROLE, owned),
+            shared_metadata(SANDBOX_USER_ROLE),
             rules=[
                 # update: stop and start a sandbox (OpenShell's StopSandbox / StartSandbox).
                 _rule(
@@ -95,7 +96,7 @@ def render_cluster_roles(tenantset: TenantSet) -> list[Manifest]:
         manifest(
             RBAC_API,
             "ClusterRole",
-            metadata(SANDBOX_VIEWER_ROLE, owned),
+            shared_metadata(SANDBOX_VIEWER_ROLE),
             rules=[
                 _rule([GATEWAY_API_GROUP], [GATEWAY_RESOURCE], READ_VERBS),
                 _rule([SANDBOX_GROUP, SANDBOX_EXTENSIONS_GROUP], ["*"], READ_VERBS),
@@ -104,12 +105,17 @@ def render_cluster_roles(tenantset: TenantSet) -> list[Manifest]:
     ]
 
 
+def gateway_cluster_binding_name(spec_id: str) -> str:
+    """Per spec: two specs may name different gateways (or the same one, harmlessly twice)."""
+    return f"{GATEWAY_READ_ROLE}-{spec_id}"
+
+
 def render_gateway_cluster_binding(tenantset: TenantSet) -> Manifest:
     gateway = tenantset.platform.gateway
     return manifest(
         RBAC_API,
         "ClusterRoleBinding",
-        metadata(GATEWAY_READ_ROLE, ownership_labels(tenantset)),
+        metadata(gateway_cluster_binding_name(tenantset.spec_id), ownership_labels(tenantset)),
         roleRef=_role_ref("ClusterRole", GATEWAY_READ_ROLE),
         subjects=[_service_account(gateway.namespace, gateway.service_account)],
     )
@@ -175,7 +181,8 @@ def render_tenant_gateway_accounts(tenantset: TenantSet) -> list[Manifest]:
             manifest(
                 RBAC_API,
                 "ClusterRoleBinding",
-                metadata(f"{TENANT_GATEWAY_REVIEWS_PREFIX}{tenant.name}", owned),
+                # Named by the account, which no two TenantSets may share (spec/together.py).
+                metadata(f"{TENANT_GATEWAY_REVIEWS_PREFIX}{account}", owned),
                 roleRef=_role_ref("ClusterRole", AUTH_DELEGATOR_ROLE),
                 subjects=[_service_account(namespace, account)],
             )

@@ -203,7 +203,11 @@ class _Checker:
             path = (*base, "managers", "serviceAccounts", index)
             self.check_dns_label((*path, "namespace"), account["namespace"])
             self.check_subdomain((*path, "name"), account["name"])
+        for kind in ("users", "groups"):
+            for index, name in enumerate(managers.get(kind, [])):
+                self.check_one_line((*base, "managers", kind, index), name)
         for index, role in enumerate(platform.get("allowedClusterRoles", [])):
+            self.check_one_line((*base, "allowedClusterRoles", index), role)
             if role == "cluster-admin":
                 self.add(
                     (*base, "allowedClusterRoles", index),
@@ -549,6 +553,14 @@ class _Checker:
                             f"{name!r} is a Kubernetes system identity",
                             "bind the tenant's own groups or users",
                         )
+                    else:
+                        self.check_one_line((*t_path, "roles", role, kind, index), name)
+
+    def check_one_line(self, path: Path, name: str) -> None:
+        """Identities and role names travel one a line in the admission policies' parameter
+        ConfigMap (tenantctl.render.policies), so none may hold a line break."""
+        if "\n" in name or "\r" in name:
+            self.add(path, f"{name!r} holds a line break", "write the name on one line")
 
     def check_namespace_name(
         self, path: Path, name: str, reserved: dict[str, str], seen: dict[str, Path]

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from tenantctl import clusteroption
-from tenantctl.commandline import filesystem_error, read_spec_or_exit
+from tenantctl.commandline import exit_on_overlaps, filesystem_error, read_spec_or_exit
 from tenantctl.exitcodes import ExitCode, help_epilog
 from tenantctl.kube import errors
 from tenantctl.verify import actions, report
@@ -28,7 +28,10 @@ _EPILOG = help_epilog()
 
 @click.command("verify", epilog=_EPILOG)
 @click.argument(
-    "spec", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False
+    "specs",
+    metavar="[SPEC]...",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    nargs=-1,
 )
 @click.option(
     "--manifests",
@@ -74,8 +77,10 @@ _EPILOG = help_epilog()
 )
 @click.option("-v", "--verbose", is_flag=True, help="Show the evidence of passing checks too.")
 @clusteroption.cluster_option
+@click.pass_context
 def verify(
-    spec: Path | None,
+    ctx: click.Context,
+    specs: tuple[Path, ...],
     manifests: Path | None,
     live: bool,
     kubeconfig: Path | None,
@@ -91,7 +96,23 @@ def verify(
 
     From SPEC (rendered in memory) or --manifests DIR (checked against SPEC if given), or with
     --live from the cluster, where the Multi-Tenancy Benchmark checks also run as each tenant
-    through impersonation (server-side dry-run only: nothing is created or changed)."""
+    through impersonation (server-side dry-run only: nothing is created or changed).
+    Several SPECs are TenantSets for one cluster: refused (exit 2) when two claim the same
+    namespace or identity, else verified one after the other (the worst exit code wins)."""
+    if len(specs) > 1:
+        if report_path is not None:
+            raise click.UsageError("--report takes one SPEC")
+        for one in specs:
+            read_spec_or_exit(one, not_done="nothing was checked")
+        exit_on_overlaps(specs, not_done="nothing was checked")
+        codes = []
+        for one in specs:
+            try:
+                ctx.invoke(verify, **{**ctx.params, "specs": (one,)})
+            except SystemExit as done:
+                codes.append(done.code if isinstance(done.code, int) else ExitCode.FAILED)
+        sys.exit(max(codes))
+    spec = specs[0] if specs else None
     if live and manifests is not None:
         raise click.UsageError("--live reads the cluster; it does not take --manifests")
     if not live and capture is None and spec is None and manifests is None:

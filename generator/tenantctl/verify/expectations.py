@@ -8,9 +8,9 @@ Without a spec (``--manifests DIR`` alone, or ``--live`` without SPEC) the tenan
 stand in: tenants are the Namespaces labelled ``tenantctl.dev/tenant-namespace``, grouped by
 ``tenantctl.dev/tenant``; their identities are the subjects of the RoleBindings tenantctl itself
 manages there; DNS is ``kube-system`` pods ``k8s-app=kube-dns``; the gateway is whatever the
-``tenantctl-gateway-read`` binding and ``tenantctl-allow-tenant-namespaces`` policy name. Allowed
-connections are then DNS, the gateway, and a tenant's own namespaces; everything else between
-tenants is a failure because nothing says it was meant.
+binding to ``tenantctl-gateway-read`` and the ``tenantctl-allow-tenant-namespaces(-<spec id>)``
+policy name. Allowed connections are then DNS, the gateway, and a tenant's own namespaces;
+everything else between tenants is a failure because nothing says it was meant.
 """
 
 from __future__ import annotations
@@ -358,7 +358,8 @@ def infer(inventory: Inventory) -> Expectations:
     gateway_namespace = DEFAULT_GATEWAY_NAMESPACE
     gateway_subject = ""
     for binding in inventory.of_kind("ClusterRoleBinding"):
-        if name_of(binding) == render_rbac.GATEWAY_READ_ROLE:
+        # tenantctl-gateway-read-<spec id>: matched by the role it binds, whatever the spec.
+        if (binding.get("roleRef") or {}).get("name") == render_rbac.GATEWAY_READ_ROLE:
             for subject in binding.get("subjects") or []:
                 if subject.get("kind") == "ServiceAccount" and subject.get("namespace"):
                     gateway_namespace = subject["namespace"]
@@ -366,7 +367,9 @@ def infer(inventory: Inventory) -> Expectations:
     gateway_labels, gateway_port = DEFAULT_GATEWAY_LABELS, DEFAULT_GATEWAY_PORT
     gateway_ports: list[int] = []
     for policy in inventory.of_kind("NetworkPolicy"):
-        if name_of(policy) == GATEWAY_INGRESS_POLICY and namespace_of(policy) == gateway_namespace:
+        name = name_of(policy)
+        ours = name == GATEWAY_INGRESS_POLICY or name.startswith(f"{GATEWAY_INGRESS_POLICY}-")
+        if ours and namespace_of(policy) == gateway_namespace:
             spec = policy.get("spec") or {}
             gateway_labels = (spec.get("podSelector") or {}).get("matchLabels") or gateway_labels
             for rule in spec.get("ingress") or []:
@@ -443,10 +446,9 @@ def _tenant_gateways(inventory: Inventory) -> dict[str, str]:
     tenant cannot create those, so they are evidence a tenant's own binding is not)."""
     found: dict[str, str] = {}
     for binding in inventory.of_kind("ClusterRoleBinding"):
-        name = name_of(binding)
-        if not name.startswith(render_rbac.TENANT_GATEWAY_REVIEWS_PREFIX):
+        tenant = (binding["metadata"].get("labels") or {}).get(labels.TENANT)
+        if not name_of(binding).startswith(render_rbac.TENANT_GATEWAY_REVIEWS_PREFIX) or not tenant:
             continue
-        tenant = name.removeprefix(render_rbac.TENANT_GATEWAY_REVIEWS_PREFIX)
         for subject in binding.get("subjects") or []:
             if subject.get("kind") == "ServiceAccount":
                 found[f"ServiceAccount {subject.get('namespace')}/{subject.get('name')}"] = tenant

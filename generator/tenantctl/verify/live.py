@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from tenantctl import labels
 from tenantctl.kube.client import Client
 from tenantctl.kube.errors import NotFound
 from tenantctl.spec.model import TenantSet
@@ -54,7 +55,11 @@ READ = (
         "ValidatingAdmissionPolicyBinding",
         False,
     ),
+    # Only those of a tenantctl spec (the admission policies' parameters among them); by the
+    # spec label, which Helm installs keep (they rewrite managed-by).
+    ("/api/v1/configmaps", "ConfigMap", False),
 )
+SPEC_SELECTOR = labels.SPEC_ID
 BUILTIN_ROLE_NAMES = (
     "admin",
     "edit",
@@ -71,7 +76,11 @@ async def read_inventory(client: Client, source: str) -> Inventory:
     async def one(path: str, kind: str, optional: bool) -> list[Manifest]:
         try:
             # Of pods only their labels matter: list metadata, not whole specs.
-            items = await client.list_items(path, metadata_only=kind == "Pod")
+            items = await client.list_items(
+                path,
+                metadata_only=kind == "Pod",
+                label_selector=SPEC_SELECTOR if kind == "ConfigMap" else None,
+            )
         except NotFound:
             if optional:
                 return []

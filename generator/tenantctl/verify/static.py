@@ -102,6 +102,7 @@ def _verify(
     results.extend(reserved.check_reserved(expectations, tenantset))
     results.extend(quotafit.check_defaults_fit(inventory, expectations))
     results.append(admission.check_admission(inventory, tenantset))
+    results.append(admission.check_claims(inventory, tenantset))
     verification.permissions = summaries
 
     order, cells, verdicts, note = network.matrix(analysis, expectations)

@@ -3,18 +3,24 @@
 Covers: prune candidates are only this spec's labelled objects that are no longer rendered, and
 never Namespaces; unmanaged or foreign namespaces are refused unless adopted; unchanged objects
 are skipped only when the applied hash matches and every rendered field is still live;
-cluster-scoped objects and Namespaces come first; the applied hash ignores itself.
+cluster-scoped objects and Namespaces come first, admission parameters right after Namespaces,
+admission bindings after their policies;
+the applied hash ignores itself.
 """
 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 from tenantctl import labels
 from tenantctl.apply import plan
+from tenantctl.render.bundle import render
+from tenantctl.spec.reading import read_tenantset
 
 SPEC = "example"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "tenants.yaml"
 
 
 def owned(spec: str = SPEC) -> dict[str, str]:
@@ -106,6 +112,22 @@ def test_only_this_specs_labelled_objects_that_are_no_longer_rendered_are_pruned
     assert result.prune == [("", "ResourceQuota", "gone", "tenant-quota")]
 
 
+def test_an_object_every_spec_renders_alike_is_skipped_when_unchanged_and_never_pruned() -> None:
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "shared", "labels": {labels.MANAGED_BY: labels.MANAGED_BY_VALUE}},
+        "rules": [],
+    }
+    live = live_copy(plan.with_applied_hash(role))
+    # fetch_live lists such objects with SHARED_SELECTOR beside this spec's own.
+    owned_live = {plan.object_key(live): live}
+    kept = plan.make_plan([plan.with_applied_hash(role)], owned_live, {}, SPEC, adopt=False)
+    assert kept.unchanged == [plan.object_key(role)] and kept.to_apply == []
+    dropped = plan.make_plan([], owned_live, {}, SPEC, adopt=False)
+    assert dropped.prune == [], "another spec may still use it"
+
+
 def test_prune_never_trusts_a_caller_that_hands_in_unlabelled_objects() -> None:
     unmanaged = live_copy(quota("mine", obj_labels={}))
     owned_live = {plan.object_key(unmanaged): unmanaged}
@@ -194,3 +216,13 @@ def test_every_kind_tenantctl_renders_is_one_prune_looks_for() -> None:
             (o["apiVersion"], o["kind"]) for o in render(read_tenantset(spec)).all_manifests()
         }
         assert rendered <= known, rendered - known
+
+
+def test_admission_parameters_come_after_namespaces_and_bindings_after_their_policies() -> None:
+    the_plan = make(render(read_tenantset(EXAMPLE)).all_manifests(), [])
+    waves = [[(o["kind"], o["metadata"]["name"]) for o in wave] for wave in the_plan.waves()]
+    assert {kind for kind, _ in waves[0]} == {"Namespace"}
+    assert waves[1] == [("ConfigMap", "tenantctl-admission-example")]
+    assert ("ValidatingAdmissionPolicy", "tenantctl-rolebinding-scope.v2.example") in waves[2]
+    assert {kind for kind, _ in waves[3]} == {"ValidatingAdmissionPolicyBinding"}
+    assert all(o["metadata"].get("namespace") for o in the_plan.waves()[4])

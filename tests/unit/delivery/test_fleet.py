@@ -74,7 +74,8 @@ def test_each_cluster_builds_to_its_own_namespaces_and_the_shared_objects(tmp_pa
         assert {o["metadata"].get("namespace") for o in objects} - {None, "tenantctl-system"} == (
             set(namespaces)
         )
-        assert sum(o["kind"] == "ValidatingAdmissionPolicy" for o in objects) == 10
+        # The ten policies, and the spec-less policy that keeps the parameter watch alive.
+        assert sum(o["kind"] == "ValidatingAdmissionPolicy" for o in objects) == 11
 
 
 def test_a_spec_without_clusters_writes_the_same_bytes_as_before(tmp_path: Path) -> None:
@@ -164,6 +165,7 @@ def test_flux_gets_one_entry_point_per_cluster_syncing_that_cluster_only(tmp_pat
         assert entry["resources"] == ["source.yaml", "kustomizations.yaml", "applier-rbac.yaml"]
         units = documents(folder / "kustomizations.yaml")
         assert [u["spec"]["path"] for u in units] == [
+            f"./clusters/{name}/gitops/flux",
             f"./clusters/{name}/bases/tenantctl",
             *(f"./clusters/{name}/overlays/{tenant}" for tenant in tenants),
         ]

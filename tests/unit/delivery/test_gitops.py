@@ -3,9 +3,10 @@
 Covers: each tenant's AppProject reaches only that tenant's namespaces and only its own Namespace
 objects cluster-wide; the ApplicationSet maps overlay folders to projects (with a path prefix) and
 never cascades deletes; Flux reconciles one Kustomization per tenant with prune, impersonating an
-applier whose ClusterRole covers every kind tenantctl renders; git refs map to the right field;
-the output validates with kubeconform against the Argo CD and Flux CRD schemas; notes say when the
-GitOps identity is missing from the spec's managers.
+applier whose ClusterRole covers every kind tenantctl renders, under an entry point that syncs the
+Flux folder itself (so removing a tenant prunes it) and orphans when deleted; git refs map to the
+right field; the output validates with kubeconform against the Argo CD and Flux CRD schemas; notes
+say when the GitOps identity is missing from the spec's managers.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def test_flux_reconciles_each_tenant_with_prune_as_the_applier() -> None:
     result = output("flux", revision="release-1")
     units = {k["metadata"]["name"]: k["spec"] for k in objects(result, "Kustomization")}
     assert set(units) == {
+        "tenantctl-example-gitops",
         "tenantctl-example-base",
         "tenantctl-example-alpha",
         "tenantctl-example-beta",
@@ -91,6 +93,20 @@ def test_flux_reconciles_each_tenant_with_prune_as_the_applier() -> None:
     assert alpha["dependsOn"] == [{"name": "tenantctl-example-base"}]
     (source,) = objects(result, "GitRepository")
     assert source["spec"]["ref"] == {"branch": "release-1"}
+
+
+def test_flux_syncs_its_own_folder_so_a_removed_tenant_is_pruned_but_deleting_it_orphans() -> None:
+    result = output("flux", path_prefix="clusters/prod")
+    units = {k["metadata"]["name"]: k["spec"] for k in objects(result, "Kustomization")}
+    entry = units["tenantctl-example-gitops"]
+    assert entry["path"] == "./clusters/prod/gitops/flux"
+    assert entry["prune"] is True
+    assert entry["deletionPolicy"] == "Orphan"
+    assert "serviceAccountName" not in entry, (
+        "it creates the applier's RBAC, so it is not the applier"
+    )
+    assert entry["sourceRef"] == {"kind": "GitRepository", "name": "tenantctl-example"}
+    assert units["tenantctl-example-alpha"]["path"] == "./clusters/prod/overlays/alpha"
 
 
 @pytest.mark.parametrize(

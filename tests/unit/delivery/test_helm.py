@@ -2,13 +2,14 @@
 
 Covers: the chart renders exactly the objects of the Kustomize output (after removing the labels
 and annotations that exist for Helm's sake); `helm lint --strict` is clean; values drive the
-chart (a tenant added to values.yaml gets its objects; a namespace setting overrides a default key
-by key); a typo in the values is rejected by the values schema; namespaces survive `helm
-uninstall`; output is deterministic.
+chart (a tenant added to values.yaml gets its objects and is in the admission parameters; a
+namespace setting overrides a default key by key); a typo in the values is rejected by the
+values schema; namespaces survive `helm uninstall`; output is deterministic.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -112,10 +113,37 @@ def test_a_tenant_added_to_the_values_gets_its_namespace_objects(tmp_path: Path)
     assert quota["requests.cpu"] == "2"
     assert quota["limits.memory"] == "16Gi", "keys the namespace does not set come from defaults"
     gateway_policy = next(
-        o for k, o in objects.items() if k[3] == "tenantctl-allow-tenant-namespaces"
+        o for k, o in objects.items() if k[3] == "tenantctl-allow-tenant-namespaces-example"
     )
     peer = gateway_policy["spec"]["ingress"][0]["from"][0]["namespaceSelector"]
     assert "gamma-dev" in peer["matchExpressions"][0]["values"]
+
+
+def test_the_static_admission_policies_do_not_depend_on_the_tenants() -> None:
+    # values.yaml can add tenants the static template never sees; the parameters carry them.
+    example = read_tenantset(EXAMPLE)
+    fewer = dataclasses.replace(example, tenants=example.tenants[:1])
+    static = render(example).shared["admission-policies.yaml"]
+    assert render(fewer).shared["admission-policies.yaml"] == static
+    assert "admission-parameters.yaml" in helm.TEMPLATED_SHARED_FILES
+
+
+def test_a_tenant_added_to_the_values_is_in_the_admission_parameters(tmp_path: Path) -> None:
+    chart = write_chart(EXAMPLE, tmp_path / "chart")
+    values = yaml.safe_load((chart / "values.yaml").read_text())
+    gamma = {
+        "name": "gamma",
+        "owner": "gina@example.com",
+        "roles": {"admin": {"groups": ["gamma-admins"]}, "view": {"users": ["gus@example.com"]}},
+        "namespaces": [{"name": "gamma-dev"}],
+    }
+    (tmp_path / "gamma.yaml").write_text(yaml.safe_dump({"tenants": [*values["tenants"], gamma]}))
+    objects = helm_objects(chart, "-f", str(tmp_path / "gamma.yaml"))
+    data = objects[("v1", "ConfigMap", "tenantctl-system", "tenantctl-admission-example")]["data"]
+    assert data["tenants"] == "alpha\nbeta\ngamma"
+    assert data["tenant.gamma.groups"] == "gamma-admins"
+    assert data["tenant.gamma.users"] == "gus@example.com"
+    assert data["namespace.gamma-dev"] == "gamma"
 
 
 def test_namespace_defaults_hold_exactly_the_settings_every_namespace_shares() -> None:
@@ -158,8 +186,23 @@ def test_the_static_admission_policies_can_be_switched_off(tmp_path: Path) -> No
     chart = write_chart(EXAMPLE, tmp_path / "chart")
     switch = helm.static_switch("admission-policies.yaml")
     objects = helm_objects(chart, "--set", f"static.{switch}=false")
-    assert not [k for k in objects if k[1].startswith("ValidatingAdmissionPolicy")]
+    assert [k[3] for k in objects if k[1].startswith("ValidatingAdmissionPolicy")] == [
+        "tenantctl-parameter-informer",
+        "tenantctl-parameter-informer",
+    ], "only the shared informer anchor, which sharedObjects switches"
     assert [k for k in helm_objects(chart) if k[1] == "ValidatingAdmissionPolicy"]
+
+
+def test_a_second_release_on_the_cluster_leaves_out_the_shared_objects(tmp_path: Path) -> None:
+    chart = write_chart(EXAMPLE, tmp_path / "chart")
+    objects = helm_objects(chart, "--set", "sharedObjects=false")
+    shared = [
+        o
+        for o in render(read_tenantset(EXAMPLE)).all_manifests()
+        if labels.SPEC_ID not in o["metadata"]["labels"]
+    ]
+    assert shared and not [o for o in shared if key(o) in objects]
+    assert all(labels.SPEC_ID in o["metadata"]["labels"] for o in objects.values())
 
 
 def test_chart_files_are_the_same_bytes_for_the_same_spec() -> None:

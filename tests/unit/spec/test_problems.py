@@ -386,6 +386,15 @@ def test_system_identities_cannot_be_tenant_subjects(problems_in: Problems) -> N
     ]
 
 
+def test_identities_with_a_line_break_are_refused(problems_in: Problems) -> None:
+    # They travel one a line in the admission policies' parameter ConfigMap.
+    text = MINIMAL.replace("[alpha-admins]", '["alpha\\nadmins"]')
+    assert problems_in(text) == [
+        "12:26: spec.tenants[0].roles.admin.groups[0]: 'alpha\\nadmins' holds a line break "
+        "(write the name on one line)"
+    ]
+
+
 def test_cluster_admin_is_never_an_allowed_role(problems_in: Problems) -> None:
     text = MINIMAL.replace(
         "    gateway: {}\n", "    gateway: {}\n    allowedClusterRoles: [edit, cluster-admin]\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tenantctl.render.bundle import render
+from tenantctl.render.policies import parameters_name
 from tenantctl.spec.model import TenantSet
 
 from .texts import MINIMAL
@@ -48,9 +49,14 @@ def test_a_tenant_gateway_account_writes_only_in_its_tenants_namespaces(
         o for o in objects if o["kind"] == "ServiceAccount" and o["metadata"]["name"] == "gw-alpha"
     ]
     assert account["metadata"]["namespace"] == "tenantctl-system"
-    policy = next(o for o in objects if o["metadata"]["name"] == "tenantctl-sandbox-writers")
-    gateway_users = next(v for v in policy["spec"]["variables"] if v["name"] == "gatewayUsers")
-    assert "system:serviceaccount:tenantctl-system:gw-alpha" in gateway_users["expression"]
+    # The admission policies read the gateway identities from the spec's parameters.
+    [parameters] = [
+        o
+        for o in objects
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"] == parameters_name("demo")
+    ]
+    gateway_users = parameters["data"]["gatewayUsers"].splitlines()
+    assert "system:serviceaccount:tenantctl-system:gw-alpha" in gateway_users
 
 
 def test_a_tenant_gateway_may_not_reuse_the_shared_or_another_tenants_account(

@@ -7,9 +7,10 @@ that fails for the wrong reason fails the test.
 
 from __future__ import annotations
 
-from verifycases import base_objects, failures, find, one, run, without
+from verifycases import EXAMPLE, base_objects, failures, find, one, run, without
 
-from tenantctl.verify import expectations, manifests, network
+from tenantctl.spec.reading import read_tenantset
+from tenantctl.verify import admission, expectations, manifests, network
 
 
 def test_the_hand_written_base_passes_every_check() -> None:
@@ -322,7 +323,7 @@ def test_a_namespace_without_a_quota_is_flagged() -> None:
 
 def test_a_missing_admission_policy_is_flagged() -> None:
     objects = without(
-        base_objects(), "ValidatingAdmissionPolicy", None, "tenantctl-managed-objects"
+        base_objects(), "ValidatingAdmissionPolicy", None, "tenantctl-managed-objects.v2.example"
     )
     verification = run(objects)
     result = one(verification, "admission.policies")
@@ -333,11 +334,46 @@ def test_a_missing_admission_policy_is_flagged() -> None:
 
 def test_an_audit_only_binding_does_not_count() -> None:
     objects = base_objects()
-    binding = find(objects, "ValidatingAdmissionPolicyBinding", None, "tenantctl-pod-restricted")
+    name = "tenantctl-pod-restricted.v2.example"
+    binding = find(objects, "ValidatingAdmissionPolicyBinding", None, name)
     binding["spec"]["validationActions"] = ["Audit"]
     result = one(run(objects), "admission.policies")
     assert not result.ok
-    assert result.details == ("tenantctl-pod-restricted: no binding with Deny",)
+    assert result.details == (f"{name}: no binding with Deny",)
+
+
+def test_policies_whose_parameters_are_missing_are_flagged() -> None:
+    parameters = ("ConfigMap", "tenantctl-system", "tenantctl-admission-example")
+    objects = without(base_objects(), *parameters)
+    result = one(run(objects), "admission.policies")
+    assert not result.ok
+    assert result.details[0] == (
+        "tenantctl-sandbox-writers.v2.example: its parameters ConfigMap "
+        "tenantctl-system/tenantctl-admission-example is missing"
+    )
+
+
+def test_a_binding_that_admits_when_its_parameters_are_missing_is_flagged() -> None:
+    objects = base_objects()
+    name = "tenantctl-rolebinding-scope.v2.example"
+    binding = find(objects, "ValidatingAdmissionPolicyBinding", None, name)
+    binding["spec"]["paramRef"]["parameterNotFoundAction"] = "Allow"
+    result = one(run(objects), "admission.policies")
+    assert result.details == (f"{name}: parameters must deny when missing",)
+
+
+def test_parameters_edited_in_the_cluster_differ_from_the_spec() -> None:
+    objects = base_objects()
+    parameters = find(objects, "ConfigMap", "tenantctl-system", "tenantctl-admission-example")
+    parameters["data"]["tenant.alpha.groups"] += "\nbeta-admins"
+    inventory = manifests.Inventory.of("test", objects)
+    example = read_tenantset(EXAMPLE)
+    result = admission.check_admission(inventory, example)
+    assert result.details == (
+        "ConfigMap tenantctl-system/tenantctl-admission-example: parameters differ from the "
+        "spec's: tenant.alpha.groups",
+    )
+    assert admission.check_admission(inventory, None).ok, "without a spec: presence only"
 
 
 def test_without_any_admission_policy_the_namespace_is_no_boundary() -> None:
@@ -402,3 +438,25 @@ def test_pods_of_workloads_in_the_input_are_analysed_with_their_real_labels() ->
     assert (("app", "agent"), ("version", "2")) in {
         pod.labels for pod in reach.classes_by_namespace["blue-a"]
     }
+
+
+def test_a_namespace_or_group_claimed_by_two_tenantsets_is_flagged() -> None:
+    objects = base_objects()
+    parameters = find(objects, "ConfigMap", "tenantctl-system", "tenantctl-admission-example")
+    second = {
+        **parameters,
+        "metadata": {**parameters["metadata"], "name": "tenantctl-admission-second"},
+        "data": {
+            "specId": "second",
+            "tenants": "delta",
+            "tenant.delta.groups": "delta-admins\nalpha-admins",
+            "tenant.delta.users": "",
+            "namespace.alpha-dev": "delta",
+        },
+    }
+    result = one(run([*objects, second]), "admission.claims")
+    assert not result.ok
+    assert result.details == (
+        "group alpha-admins: claimed by TenantSets example, second",
+        "namespace alpha-dev: claimed by TenantSets example, second",
+    )

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from tenantctl.render.policies import render_policies
+from tenantctl.render.policies import render_parameters, render_policies
 from tenantctl.spec.reading import read_tenantset
 from tenantctl.verify import expectations, manifests
 from tenantctl.verify.results import Result, Verification
@@ -28,7 +28,8 @@ Manifest = dict[str, Any]
 
 def base_objects() -> list[Manifest]:
     objects = [doc for doc in yaml.safe_load_all(BASE.read_text()) if doc]
-    return objects + render_policies(read_tenantset(EXAMPLE))
+    example = read_tenantset(EXAMPLE)
+    return objects + render_policies(example) + [render_parameters(example)]
 
 
 def find(objects: list[Manifest], kind: str, namespace: str | None, name: str) -> Manifest:

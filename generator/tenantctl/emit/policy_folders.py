@@ -1,12 +1,13 @@
 """The committed ``policies/<folder>/`` files: each policy and binding as rendered for one spec,
-and a README that says which threat the policy stops and lists its samples.
+a README that says which threat the policy stops and lists its samples, and the spec's parameter
+ConfigMap (``policies/parameters.yaml``) that every binding reads.
 
 ``policies/`` shows reviewers the exact CEL a cluster enforces (rendered for
 ``examples/tenants.yaml``) next to the samples both test layers run. These files are generated
 from the catalogue and the sample files; a unit test fails when they drift and prints the
 command that rewrites them::
 
-    .venv/bin/python -m tenantctl.policies.folders examples/tenants.yaml policies
+    .venv/bin/python -m tenantctl.emit.policy_folders examples/tenants.yaml policies
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from tenantctl.render import policies
 from tenantctl.spec.model import TenantSet
 from tenantctl.spec.reading import read_tenantset
 
-UPDATE_COMMAND = ".venv/bin/python -m tenantctl.policies.folders examples/tenants.yaml policies"
+UPDATE_COMMAND = ".venv/bin/python -m tenantctl.emit.policy_folders examples/tenants.yaml policies"
 
 _BINDING_SCOPE = {
     "tenant-namespaces": (
-        f'tenant namespaces only (`namespaceSelector` `{labels.TENANT_NAMESPACE}: "true"`)'
+        f"the spec's tenant namespaces only (`namespaceSelector` `{labels.TENANT_NAMESPACE}: "
+        f'"true"`, `{labels.SPEC_ID}: <spec id>`)'
     ),
     "all-namespaces": "every namespace (no `namespaceSelector`)",
     "cluster": "the cluster-scoped objects themselves (no `namespaceSelector`)",
@@ -81,13 +83,14 @@ def readme(source: PolicySource, spec: str, samples_dir: Path) -> str:
             f"Bound to {_BINDING_SCOPE[source.scope]}; `validationActions: [Deny]`, "
             "`failurePolicy: Fail`.",
             "",
-            "Values taken from the tenant spec or `tenantctl.labels` (as CEL variables in front of "
-            f"the policy's own): {', '.join(f'`{name}`' for name in source.inputs)}.",
+            "Inputs (CEL variables in front of the policy's own; spec values read from the "
+            "parameter ConfigMap the binding names, `parameterNotFoundAction: Deny`): "
+            f"{', '.join(f'`{name}`' for name in source.inputs)}.",
             "",
             "## Files",
             "",
             f"- [`policy.yaml`](policy.yaml), [`binding.yaml`](binding.yaml): rendered for "
-            f"`{spec}`.",
+            f"`{spec}`; its parameters: [`../parameters.yaml`](../parameters.yaml).",
             f"- The CEL's source: `generator/tenantctl/policies/{source.folder}.yaml`.",
             "",
             "## Samples",
@@ -99,8 +102,11 @@ def readme(source: PolicySource, spec: str, samples_dir: Path) -> str:
 
 
 def folder_files(tenantset: TenantSet, spec: str, policies_dir: Path) -> dict[str, str]:
-    """``<folder>/policy.yaml``, ``binding.yaml`` and ``README.md`` for every policy."""
-    files = {}
+    """``<folder>/policy.yaml``, ``binding.yaml`` and ``README.md`` for every policy, and
+    ``parameters.yaml``."""
+    files = {
+        "parameters.yaml": dump_documents([policies.render_parameters(tenantset)], _header(spec))
+    }
     for source in policies.catalog():
         files[f"{source.folder}/policy.yaml"] = dump_documents(
             [policies.render_policy(tenantset, source)], _header(spec)
