@@ -11,7 +11,7 @@ gateway namespace the synthetic spec expects:
    best case: on a single 14,000-document file kubectl 1.32 spent over 13 CPU-minutes before its
    first request. A kubectl run longer than --kubectl-timeout is reported as a lower bound.
 
-Both run as platform-admin. Targets (issue 6): first-apply throughput at least kubectl's;
+Both run as platform-admin. Targets (BENCHMARKS.md): first-apply throughput at least kubectl's;
 no-change apply at most 20 % of the first apply's time.
 
 Usage: python bench/apply.py [--tenants 2500] [--namespaces-per-tenant 4] [--concurrency 64]

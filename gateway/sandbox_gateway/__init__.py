@@ -18,7 +18,6 @@ auth/namespaces/tracking/sandboxes <- operations <- api, grpc_api):
     api, openapi      the HTTP routes under /v1 and their OpenAPI document
     openshell_proto   the only import of OpenShell's generated protobuf modules (pinned wheel)
     grpc_mapping      OpenShell messages <-> the request model and Sandbox CRs (pure)
-    labelselectors    Kubernetes label selectors for ListSandboxes
     grpc_api          OpenShell's gRPC API (openshell.v1.OpenShell) on grpcio's asyncio server
     metrics           Prometheus metrics
     server            wiring: start the watches, serve, stop

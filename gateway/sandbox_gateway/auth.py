@@ -18,10 +18,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
+from tenantctl.apigroups import GATEWAY_API_GROUP, GATEWAY_RESOURCE
 from tenantctl.kube.client import Client
 
-GATEWAY_API_GROUP = "gateway.tenantctl.dev"
-GATEWAY_RESOURCE = "sandboxes"
 # update: stop and start (spec.operatingMode), through the OpenShell gRPC API.
 Verb = Literal["create", "get", "list", "watch", "delete", "update"]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from tenantctl import labels
+from tenantctl.selectors import Selector
 
 Mode = Literal["selector", "list", "single"]
 
@@ -175,45 +176,15 @@ def from_args(argv: list[str] | None = None) -> Config:
     )
 
 
-Requirement = tuple[str, Literal["=", "!=", "exists", "!exists"], str]
+def parse_selector(selector: str) -> Selector:
+    """The namespace label selector; ``ValueError`` unless it requires some label to be present.
 
-
-def parse_selector(selector: str) -> list[Requirement]:
-    """An equality-based label selector (``k=v``, ``k==v``, ``k!=v``, ``k``, ``!k``)."""
-    requirements: list[Requirement] = []
-    for raw in selector.split(","):
-        term = raw.strip()
-        if not term:
-            continue
-        if "!=" in term:
-            key, value = term.split("!=", 1)
-            requirements.append((key.strip(), "!=", value.strip()))
-        elif "=" in term:
-            key, value = term.replace("==", "=", 1).split("=", 1)
-            requirements.append((key.strip(), "=", value.strip()))
-        elif term.startswith("!"):
-            requirements.append((term[1:].strip(), "!exists", ""))
-        elif re.fullmatch(r"[A-Za-z0-9./_-]+", term):
-            requirements.append((term, "exists", ""))
-        else:
-            raise ValueError(f"unsupported label selector term {term!r}: use k=v, k!=v, k or !k")
-    if not any(op in ("=", "exists") for _, op, _ in requirements):
+    A selector that an unlabelled namespace satisfies (``!k``, ``k!=v``, ``k notin (a)``) would
+    serve namespaces nobody marked as tenant namespaces, so it is refused."""
+    parsed = Selector.from_string(selector)
+    if parsed.matches({}):
         raise ValueError(
             f"the namespace label selector {selector!r} requires no label: it would serve "
             "namespaces nobody marked as tenant namespaces"
         )
-    return requirements
-
-
-def selector_matches(requirements: list[Requirement], object_labels: dict[str, str]) -> bool:
-    for key, op, value in requirements:
-        present = key in object_labels
-        if op == "=" and object_labels.get(key) != value:
-            return False
-        if op == "!=" and object_labels.get(key) == value:
-            return False
-        if op == "exists" and not present:
-            return False
-        if op == "!exists" and present:
-            return False
-    return True
+    return parsed

@@ -26,7 +26,7 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from sandbox_gateway import grpc_mapping, labelselectors, operations, sandboxes
+from sandbox_gateway import grpc_mapping, operations, sandboxes
 from sandbox_gateway.auth import Caller, Verb
 from sandbox_gateway.openshell_proto import (
     OPENSHELL_VERSION,
@@ -37,6 +37,7 @@ from sandbox_gateway.openshell_proto import (
 )
 from sandbox_gateway.tracking import Entry
 from tenantctl.kube import errors
+from tenantctl.selectors import Selector
 
 if TYPE_CHECKING:
     from sandbox_gateway.server import Gateway
@@ -251,7 +252,7 @@ class OpenShellService(openshell_pb2_grpc.OpenShellServicer):
         async def work() -> openshell_pb2.ListSandboxesResponse:
             gateway = self.gateway
             try:
-                matches = labelselectors.parse(request.label_selector)
+                matches = Selector.from_string(request.label_selector).matches
             except ValueError as error:
                 raise sandboxes.Invalid("label_selector", str(error)) from None
             after = grpc_mapping.position(request.page_token) if request.page_token else None

@@ -11,8 +11,8 @@ with a GET every ``--namespace-refresh`` seconds and again before each create, s
 cluster-wide list permission: a RoleBinding that grants ``get`` on ``namespaces`` in that same
 namespace suffices.
 
-The residency requirement comes from the Namespace annotation ``tenantctl.dev/node-selector``
-(sorted ``key=value`` pairs, comma-separated, as the generator writes it).
+The residency requirement comes from the Namespace annotation ``tenantctl.dev/node-selector``,
+read with ``tenantctl.residency`` (the module the generator writes it with).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox_gateway import config as configs
-from tenantctl import labels
+from tenantctl import labels, residency
 from tenantctl.kube import errors, reflecting
 from tenantctl.kube.client import Client
 
@@ -47,7 +47,7 @@ class NamespaceInfo:
 
     def node_selector(self) -> dict[str, str]:
         """The residency node selector; ``ValueError`` if the annotation is malformed."""
-        return parse_node_selector(self.annotations.get(labels.NODE_SELECTOR, ""))
+        return residency.parse_node_selector(self.annotations.get(labels.NODE_SELECTOR, ""))
 
     @classmethod
     def from_object(cls, obj: dict[str, Any]) -> NamespaceInfo:
@@ -59,25 +59,13 @@ class NamespaceInfo:
         )
 
 
-def parse_node_selector(annotation: str) -> dict[str, str]:
-    selector: dict[str, str] = {}
-    for pair in annotation.split(","):
-        if not pair.strip():
-            continue
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"{labels.NODE_SELECTOR}: {pair!r} is not key=value")
-        selector[key.strip()] = value.strip()
-    return selector
-
-
 class TenantNamespaces:
     """The served tenant namespaces, kept current in the background by ``run()``."""
 
     def __init__(self, client: Client, config: configs.Config) -> None:
         self._client = client
         self._config = config
-        self._requirements = configs.parse_selector(config.namespace_selector)
+        self._selector = configs.parse_selector(config.namespace_selector)
         self._served: dict[str, NamespaceInfo] = {}
         self._listeners: list[tuple[Listener, Listener]] = []
         self.synced = asyncio.Event()
@@ -153,7 +141,7 @@ class TenantNamespaces:
             self._set(name, None)
             return
         info = NamespaceInfo.from_object(obj)
-        self._set(name, info if configs.selector_matches(self._requirements, info.labels) else None)
+        self._set(name, info if self._selector.matches(info.labels) else None)
 
     # Reflector handler (selector mode).
     def replace(self, scope: str, items: list[dict[str, Any]]) -> None:
@@ -165,7 +153,7 @@ class TenantNamespaces:
 
     def apply(self, scope: str, event_type: str, obj: dict[str, Any]) -> None:
         info = NamespaceInfo.from_object(obj)
-        matches = configs.selector_matches(self._requirements, info.labels)
+        matches = self._selector.matches(info.labels)
         self._set(info.name, info if event_type != "DELETED" and matches else None)
 
     def _set(self, name: str, info: NamespaceInfo | None) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox_gateway.tracking import SANDBOX_API_VERSION
+from tenantctl.apigroups import SANDBOX_API_VERSION
 
 VERSION = "0.1.0"
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox_gateway.namespaces import NamespaceInfo
-from sandbox_gateway.tracking import SANDBOX_API_VERSION
 from tenantctl import labels
+from tenantctl.apigroups import SANDBOX_API_VERSION
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

@@ -26,14 +26,12 @@ from typing import Any, Literal
 
 from sandbox_gateway import config as configs
 from sandbox_gateway.namespaces import TenantNamespaces
+from tenantctl.apigroups import SANDBOX_GROUP, SANDBOX_VERSION
 from tenantctl.kube import reflecting
 from tenantctl.kube.client import Client
 
 logger = logging.getLogger(__name__)
 
-SANDBOX_GROUP = "agents.x-k8s.io"
-SANDBOX_VERSION = "v1beta1"
-SANDBOX_API_VERSION = f"{SANDBOX_GROUP}/{SANDBOX_VERSION}"
 SUBSCRIPTION_BUFFER = 1000
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]

@@ -397,7 +397,7 @@ def test_each_sample_is_admitted_or_rejected_by_its_policy_on_the_api_server(
         remove(bundle, sample.subject)
 
 
-# ----- the attacks and guarantees the issue names -------------------------------------------
+# ----- the attacks and guarantees docs/design.md §4 names ------------------------------------
 
 
 def _sandbox(name: str, namespace: str) -> dict[str, Any]:

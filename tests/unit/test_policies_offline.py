@@ -36,6 +36,7 @@ from tenantctl.policies import load_catalog
 from tenantctl.policies.samples import RESOURCES, Sample, load_samples
 from tenantctl.render import policies
 from tenantctl.render.bundle import render
+from tenantctl.selectors import Selector
 from tenantctl.spec.model import TenantSet
 from tenantctl.spec.reading import read_tenantset
 
@@ -96,9 +97,7 @@ def _rule_matches(rule: dict[str, Any], sample: Sample) -> bool:
 
 def _selector_matches(binding: dict[str, Any], object_labels: dict[str, str]) -> bool:
     selector = binding["spec"].get("matchResources", {}).get("namespaceSelector")
-    if selector is None:
-        return True
-    return all(object_labels.get(k) == v for k, v in selector["matchLabels"].items())
+    return Selector.parse(selector).matches(object_labels)
 
 
 def namespace_object(tenantset: TenantSet, name: str | None) -> dict[str, Any] | None:

@@ -2,5 +2,5 @@
 
 ``plan`` decides purely, from rendered and live objects, what to apply, skip, adopt, refuse and
 prune; ``run`` carries a plan out through ``tenantctl.kube``; ``diffing`` shows what would change;
-``command`` is the command line.
+``actions`` offers apply, diff and prune as library calls; ``command`` is the command line.
 """

@@ -1,6 +1,6 @@
 """What an apply will do, computed purely from the rendered objects and the live ones.
 
-Safety rules (DESIGN-NOTES section 5, pain points 1 and 9) live here, where they can be tested
+Safety rules (docs/design.md §9, lessons 1 and 4) live here, where they can be tested
 without a cluster:
 
 - Prune candidates are live objects carrying tenantctl's ownership labels *for this spec id*

@@ -1,6 +1,6 @@
 """Argo CD and Flux objects that sync the Kustomize tree from git, one unit per tenant.
 
-Both follow the same rules (DESIGN-NOTES section 5, pain points 1 and 6):
+Both follow the same rules (docs/design.md §9, lessons 1 and 2):
 
 - One owner per object: the GitOps tool syncs exactly the generated tree; tenantctl never
   applies what a GitOps tool owns.

@@ -22,8 +22,8 @@ import yaml
 Scope = Literal["tenant-namespaces", "all-namespaces", "cluster"]
 SCOPES: tuple[Scope, ...] = ("tenant-namespaces", "all-namespaces", "cluster")
 
-# The order of the issue that introduced the bundle (its nine policies, with the sandbox's
-# credentials beside its pods); README tables and output follow it.
+# The catalogue's order: the trust rule's policies first (docs/design.md §4), the sandbox's
+# credentials beside its pods; README tables and output follow it.
 POLICY_FILES = (
     "sandbox-writers",
     "sandbox-placement",

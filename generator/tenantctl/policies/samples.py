@@ -27,6 +27,13 @@ from typing import Any
 
 import yaml
 
+from tenantctl.apigroups import (
+    SANDBOX_EXTENSIONS_GROUP,
+    SANDBOX_GROUP,
+    SANDBOX_RESOURCE,
+    SANDBOX_VERSION,
+)
+
 OPERATIONS = ("CREATE", "UPDATE", "DELETE")
 
 # Kinds the samples use: the resource they are sent to (group, version, plural, namespaced), as
@@ -42,9 +49,9 @@ RESOURCES: dict[str, tuple[str, str, str, bool]] = {
     "LimitRange": ("", "v1", "limitranges", True),
     "RoleBinding": ("rbac.authorization.k8s.io", "v1", "rolebindings", True),
     "NetworkPolicy": ("networking.k8s.io", "v1", "networkpolicies", True),
-    "Sandbox": ("agents.x-k8s.io", "v1beta1", "sandboxes", True),
-    "SandboxTemplate": ("extensions.agents.x-k8s.io", "v1beta1", "sandboxtemplates", True),
-    "SandboxClaim": ("extensions.agents.x-k8s.io", "v1beta1", "sandboxclaims", True),
+    "Sandbox": (SANDBOX_GROUP, SANDBOX_VERSION, SANDBOX_RESOURCE, True),
+    "SandboxTemplate": (SANDBOX_EXTENSIONS_GROUP, "v1beta1", "sandboxtemplates", True),
+    "SandboxClaim": (SANDBOX_EXTENSIONS_GROUP, "v1beta1", "sandboxclaims", True),
 }
 
 

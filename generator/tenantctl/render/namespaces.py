@@ -8,7 +8,7 @@ label. No ownerReferences anywhere: a namespace must never be garbage-collected 
 
 from __future__ import annotations
 
-from tenantctl import labels
+from tenantctl import labels, residency
 from tenantctl.render.meta import Manifest, manifest, metadata, ownership_labels
 from tenantctl.spec.model import Tenant, TenantNamespace, TenantSet
 
@@ -37,7 +37,7 @@ def render_namespace(tenantset: TenantSet, tenant: Tenant, namespace: TenantName
         if value:
             annotations[key] = value
     if namespace.node_selector:
-        annotations[labels.NODE_SELECTOR] = node_selector_annotation(namespace.node_selector)
+        annotations[labels.NODE_SELECTOR] = residency.format_node_selector(namespace.node_selector)
     annotations[labels.REQUIRE_PULL_ALWAYS] = str(namespace.require_pull_always).lower()
     annotations[labels.ALLOW_NODEPORT] = str(namespace.allow_nodeport).lower()
     annotations[labels.ALLOW_LOADBALANCER] = str(namespace.allow_loadbalancer).lower()
@@ -61,11 +61,6 @@ def mesh_enrolment_labels(namespace: TenantNamespace) -> dict[str, str]:
     if namespace.istio.data_plane == "ambient":
         return {labels.ISTIO_DATAPLANE_MODE: "ambient"}
     return {labels.ISTIO_INJECTION: "enabled"}
-
-
-def node_selector_annotation(node_selector: dict[str, str]) -> str:
-    """``key=value`` pairs, sorted and comma-separated, as policies and the gateway parse them."""
-    return ",".join(f"{key}={value}" for key, value in sorted(node_selector.items()))
 
 
 def render_sandbox_service_account(

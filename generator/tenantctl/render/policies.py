@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from tenantctl import labels
+from tenantctl import apigroups, labels
 from tenantctl.policies import PolicySource, SharedVariable, load_catalog, load_shared
 from tenantctl.render import rbac
 from tenantctl.render.meta import Manifest, manifest, metadata, ownership_labels, shared_metadata
@@ -118,8 +118,8 @@ NAMESPACE_TENANT_KEY = "namespace.{}"
 # Values fixed by tenantctl itself (label keys, API groups), the same for every spec: these stay
 # CEL literals in the policies, which are code.
 CONSTANTS: dict[str, CelValue] = {
-    "sandboxApiGroup": rbac.SANDBOX_GROUP,
-    "sandboxExtensionsApiGroup": rbac.SANDBOX_EXTENSIONS_GROUP,
+    "sandboxApiGroup": apigroups.SANDBOX_GROUP,
+    "sandboxExtensionsApiGroup": apigroups.SANDBOX_EXTENSIONS_GROUP,
     "tenantNamespaceLabel": labels.TENANT_NAMESPACE,
     "tenantLabel": labels.TENANT,
     "specLabel": labels.SPEC_ID,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tenantctl.apigroups import SANDBOX_GROUP, SANDBOX_RESOURCE
 from tenantctl.render.meta import Manifest, manifest, metadata, ownership_labels
 from tenantctl.spec.model import Tenant, TenantNamespace, TenantSet
 
@@ -15,7 +16,7 @@ QUOTA_NAME = "tenant-quota"
 LIMIT_RANGE_NAME = "tenant-limits"
 # Spec object-count keys that are not ResourceQuota keys as they stand. A Sandbox is a custom
 # resource, counted by the generic object-count syntax count/<resource>.<group>.
-QUOTA_KEYS = {"sandboxes": "count/sandboxes.agents.x-k8s.io"}
+QUOTA_KEYS = {"sandboxes": f"count/{SANDBOX_RESOURCE}.{SANDBOX_GROUP}"}
 
 
 def hard_limits(namespace: TenantNamespace) -> dict[str, str]:

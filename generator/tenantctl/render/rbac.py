@@ -5,7 +5,7 @@ plus tenantctl's sandbox roles, which grant the gateway's virtual resource
 ``sandboxes.gateway.tenantctl.dev``: the gateway authorises callers with a SubjectAccessReview on
 it, so these bindings are the single source of truth for who may create sandboxes where.
 
-The gateway's permissions are split (DESIGN-NOTES section 2): reading across the cluster through
+The gateway's permissions are split (docs/design.md §3): reading across the cluster through
 one ClusterRoleBinding, writing Sandboxes (and, for OpenShell, its TLS Secret) only through a
 RoleBinding in each tenant namespace. It therefore cannot write a Sandbox anywhere else.
 """
@@ -14,13 +14,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from tenantctl.apigroups import (
+    GATEWAY_API_GROUP,
+    GATEWAY_RESOURCE,
+    SANDBOX_EXTENSIONS_GROUP,
+    SANDBOX_GROUP,
+    SANDBOX_RESOURCE,
+)
 from tenantctl.render.meta import Manifest, manifest, metadata, ownership_labels, shared_metadata
 from tenantctl.spec.model import ROLES, Role, Subjects, Tenant, TenantNamespace, TenantSet
 
 RBAC_API = "rbac.authorization.k8s.io/v1"
-SANDBOX_GROUP = "agents.x-k8s.io"
-SANDBOX_EXTENSIONS_GROUP = "extensions.agents.x-k8s.io"
-GATEWAY_API_GROUP = "gateway.tenantctl.dev"
 
 GATEWAY_READ_ROLE = "tenantctl-gateway-read"
 GATEWAY_WRITE_ROLE = "tenantctl-gateway-write"
@@ -54,14 +58,14 @@ def render_cluster_roles(tenantset: TenantSet) -> list[Manifest]:
     must share the flavor, which ``tenantctl.spec.together`` checks): owned by no spec."""
     openshell = tenantset.platform.gateway.flavor == "openshell"
     read_rules = [
-        _rule([SANDBOX_GROUP], ["sandboxes"], READ_VERBS),
+        _rule([SANDBOX_GROUP], [SANDBOX_RESOURCE], READ_VERBS),
         _rule([""], ["events", "pods", "namespaces"], READ_VERBS),
         _rule([""], ["nodes"], READ_VERBS),
         _rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
         _rule(["authorization.k8s.io"], ["subjectaccessreviews"], ["create"]),
     ]
     write_rules = [
-        _rule([SANDBOX_GROUP], ["sandboxes"], [*READ_VERBS, *WRITE_VERBS]),
+        _rule([SANDBOX_GROUP], [SANDBOX_RESOURCE], [*READ_VERBS, *WRITE_VERBS]),
         _rule([""], ["events"], ["create", "patch"]),
         # Bound in a namespace, this reads only that Namespace: enough for a gateway watching a
         # list of namespaces (--watch-namespaces) to check their labels without cluster reads.
@@ -82,7 +86,9 @@ def render_cluster_roles(tenantset: TenantSet) -> list[Manifest]:
             rules=[
                 # update: stop and start a sandbox (OpenShell's StopSandbox / StartSandbox).
                 _rule(
-                    [GATEWAY_API_GROUP], ["sandboxes"], [*READ_VERBS, "create", "update", "delete"]
+                    [GATEWAY_API_GROUP],
+                    [GATEWAY_RESOURCE],
+                    [*READ_VERBS, "create", "update", "delete"],
                 ),
                 _rule([SANDBOX_GROUP, SANDBOX_EXTENSIONS_GROUP], ["*"], READ_VERBS),
             ],
@@ -92,7 +98,7 @@ def render_cluster_roles(tenantset: TenantSet) -> list[Manifest]:
             "ClusterRole",
             shared_metadata(SANDBOX_VIEWER_ROLE),
             rules=[
-                _rule([GATEWAY_API_GROUP], ["sandboxes"], READ_VERBS),
+                _rule([GATEWAY_API_GROUP], [GATEWAY_RESOURCE], READ_VERBS),
                 _rule([SANDBOX_GROUP, SANDBOX_EXTENSIONS_GROUP], ["*"], READ_VERBS),
             ],
         ),

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from tenantctl import labels
 from tenantctl.render import network as render_network
 from tenantctl.render import rbac as render_rbac
+from tenantctl.selectors import EVERYTHING, Selector
 from tenantctl.spec.model import Port, TenantSet
 from tenantctl.verify.manifests import Inventory, Manifest, name_of, namespace_of
 from tenantctl.verify.ports import ALL_PORTS, PortRange, PortSet
-from tenantctl.verify.selectors import EVERYTHING, Selector
 
 DEFAULT_DNS_NAMESPACE = "kube-system"
 DEFAULT_DNS_LABELS = {"k8s-app": "kube-dns"}

@@ -2,7 +2,7 @@
 
 An AuthorizationPolicy that matches on ``principals`` or ``namespaces`` trusts the caller's
 identity, which only mTLS proves; under PERMISSIVE a plaintext caller has no identity and a
-DENY rule on principals never fires (DESIGN-NOTES section 5, item 8). So every namespace holding
+DENY rule on principals never fires (docs/design.md §7). So every namespace holding
 an AuthorizationPolicy must run STRICT: a namespace-wide PeerAuthentication, or, when it has none
 (or says UNSET), a mesh-wide one in the root namespace; no workload or port override may weaken
 it. Istio's own default without any PeerAuthentication is PERMISSIVE.
@@ -24,10 +24,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from tenantctl.selectors import Selector
 from tenantctl.verify.expectations import AgentExpectation, Expectations
 from tenantctl.verify.manifests import Inventory, Manifest, name_of, namespace_of
 from tenantctl.verify.results import PLATFORM, Result, failed, passed
-from tenantctl.verify.selectors import Selector
 
 ROOT_NAMESPACE = "istio-system"
 # What a principal pattern must keep literal to stay inside one namespace: the namespace part.
@@ -166,13 +166,8 @@ def check_istio(
     inventory: Inventory, expectations: Expectations, root: str = ROOT_NAMESPACE
 ) -> list[Result]:
     results: list[Result] = []
-    peer_auths: dict[str, list[Manifest]] = {}
-    for peer_auth in inventory.of_kind("PeerAuthentication"):
-        peer_auths.setdefault(namespace_of(peer_auth), []).append(peer_auth)
-    authz = inventory.of_kind("AuthorizationPolicy")
-    by_namespace: dict[str, list[Manifest]] = {}
-    for policy in authz:
-        by_namespace.setdefault(namespace_of(policy), []).append(policy)
+    peer_auths = inventory.of_kind_by_namespace("PeerAuthentication")
+    by_namespace = inventory.of_kind_by_namespace("AuthorizationPolicy")
 
     for namespace, policies in sorted(by_namespace.items()):
         tenant = expectations.tenant_of(namespace) or PLATFORM

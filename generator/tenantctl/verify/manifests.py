@@ -86,6 +86,13 @@ class Inventory:
     def of_kind(self, kind: str) -> list[Manifest]:
         return self.by_kind.get(kind, [])
 
+    def of_kind_by_namespace(self, kind: str) -> dict[str, list[Manifest]]:
+        """The objects of ``kind``, grouped by ``namespace_of``."""
+        grouped: dict[str, list[Manifest]] = {}
+        for obj in self.of_kind(kind):
+            grouped.setdefault(namespace_of(obj), []).append(obj)
+        return grouped
+
     def namespace_names(self) -> list[str]:
         return sorted(self._namespace_labels)
 

@@ -1,8 +1,8 @@
 """The Multi-Tenancy Benchmark plan: which probes to send as which tenant identity.
 
 Pure: from the cluster's objects (as read) and the expectations to a list of ``Benchmark``s;
-``live`` sends them. The checks follow DESIGN-NOTES section 5 (the archived kubernetes-sigs
-Multi-Tenancy Benchmarks): no cluster-scoped access, no quota writes, the pod-security set
+``live`` sends them. The checks follow the archived kubernetes-sigs Multi-Tenancy Benchmarks
+(docs/design.md §11): no cluster-scoped access, no quota writes, the pod-security set
 (capabilities, root, privileged, escalation, hostPath, host network/ports/PID/IPC, pull policy),
 no NodePort, self-service Roles/RoleBindings/NetworkPolicies, no edits to the platform's objects,
 no access to other tenants (every ordered pair), plus tenantctl's own: residency, rolebinding
@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from tenantctl import labels
+from tenantctl import labels, residency
+from tenantctl.apigroups import SANDBOX_API_VERSION, SANDBOX_RESOURCE
 from tenantctl.verify.expectations import Expectations, TenantExpectation
 from tenantctl.verify.kubeclient import Identity
 from tenantctl.verify.manifests import Inventory, Manifest, name_of
@@ -51,14 +52,6 @@ def _core(namespace: str, resource: str, name: str | None = None) -> str:
 def _group(api: str, namespace: str, resource: str, name: str | None = None) -> str:
     path = f"/apis/{api}/namespaces/{namespace}/{resource}"
     return f"{path}/{name}" if name else path
-
-
-def _node_selector(namespace: Manifest | None) -> dict[str, str]:
-    raw = ((namespace or {}).get("metadata", {}).get("annotations") or {}).get(
-        labels.NODE_SELECTOR, ""
-    )
-    pairs = (item.split("=", 1) for item in raw.split(",") if "=" in item)
-    return {key: value for key, value in pairs}
 
 
 def compliant_pod(namespace: str, node_selector: dict[str, str], name: str) -> Manifest:
@@ -234,7 +227,11 @@ class _Target:
 
     @property
     def pod(self) -> Manifest:
-        return compliant_pod(self.namespace, _node_selector(self.namespace_object), PROBE_NAME)
+        try:
+            node_selector = residency.namespace_node_selector(self.namespace_object)
+        except residency.ResidencyError:
+            node_selector = {}  # the residency policy refuses the probe; the result says so
+        return compliant_pod(self.namespace, node_selector, PROBE_NAME)
 
     def create_pod(self) -> Probe:
         return Probe("create a compliant pod", "POST", _core(self.namespace, "pods"), self.pod)
@@ -500,7 +497,7 @@ def _sandbox_identity(target: _Target, sandbox_service_account: str) -> Benchmar
         target.pod, lambda spec, _: spec.update(serviceAccountName=sandbox_service_account)
     )
     sandbox = {
-        "apiVersion": "agents.x-k8s.io/v1beta1",
+        "apiVersion": SANDBOX_API_VERSION,
         "kind": "Sandbox",
         "metadata": _meta(ns),
         "spec": {"podTemplate": {"spec": {"containers": [{"name": "main", "image": IMAGE}]}}},
@@ -519,7 +516,7 @@ def _sandbox_identity(target: _Target, sandbox_service_account: str) -> Benchmar
             Probe(
                 "create a Sandbox directly",
                 "POST",
-                _group("agents.x-k8s.io/v1beta1", ns, "sandboxes"),
+                _group(SANDBOX_API_VERSION, ns, SANDBOX_RESOURCE),
                 sandbox,
             ),
         ],

@@ -41,9 +41,9 @@ from functools import cached_property
 from typing import Any
 
 from tenantctl import labels
+from tenantctl.selectors import Selector
 from tenantctl.verify import clusternet, podclasses
 from tenantctl.verify.ports import ALL_PORTS, NO_PORTS, PortSet, parse_ports
-from tenantctl.verify.selectors import Selector
 
 OTHER_NAMESPACE = "*"
 EVERYWHERE = ("0.0.0.0/0", "::/0")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from tenantctl import labels
+from tenantctl.selectors import Selector, SelectorError
 from tenantctl.verify import clusternet, manifests, netpol, podclasses
 from tenantctl.verify.clusternet import ClusterNetworks
 from tenantctl.verify.expectations import DNS_PORTS, Allowance, Endpoint, Expectations
@@ -25,7 +26,6 @@ from tenantctl.verify.manifests import Inventory, namespace_of, ref
 from tenantctl.verify.netpol import OTHER_NAMESPACE, Flow, PodClass, Policy, Reachability
 from tenantctl.verify.ports import NO_PORTS, PortSet
 from tenantctl.verify.results import PLATFORM, Result, failed, passed
-from tenantctl.verify.selectors import Selector, SelectorError
 
 # Keys a namespace selector may trust: the API server sets the name; admission policy guards
 # the rest so that tenants cannot add, change or remove them.

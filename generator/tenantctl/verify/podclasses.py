@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tenantctl.verify.selectors import Selector
+from tenantctl.selectors import Selector
 
 MAX_CLASSES = 512
 # Tokens: a named value v is "=v", so the empty value "=" stays apart from ABSENT.

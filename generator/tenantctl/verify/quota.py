@@ -1,11 +1,12 @@
 """Quota checks: every tenant namespace has a budget, and pods that state no limits still fit.
 
-The keys follow the Multi-Tenancy Benchmarks (``configure-ns-quotas``): compute (cpu, memory,
-ephemeral-storage, as ``requests.*``, ``limits.*`` or the bare name, which means requests) and
-object counts (``pods`` ... ``services.loadbalancers``, or their ``count/<resource>`` form).
+The keys follow the Multi-Tenancy Benchmarks (``configure-ns-quotas``, docs/design.md §11):
+compute (cpu, memory, ephemeral-storage, as ``requests.*``, ``limits.*`` or the bare name, which
+means requests) and object counts (``pods`` ... ``services.loadbalancers``, or their
+``count/<resource>`` form).
 
-A compute quota rejects every container that does not state that resource (DESIGN-NOTES
-section 5, item 4), so each compute key needs a Container LimitRange default: ``defaultRequest``
+A compute quota rejects every container that does not state that resource (docs/design.md
+§6), so each compute key needs a Container LimitRange default: ``defaultRequest``
 for requests, ``default`` for limits. The API server defaults a LimitRange item before storing
 it (``default`` from ``max``; ``defaultRequest`` from ``default``, else ``max``), and so does
 this check.
@@ -16,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from tenantctl.verify.expectations import Expectations
-from tenantctl.verify.manifests import Inventory, Manifest, name_of, namespace_of
+from tenantctl.verify.manifests import Inventory, Manifest, name_of
 from tenantctl.verify.results import Result, failed, passed
 
 COMPUTE = ("cpu", "memory", "ephemeral-storage")
@@ -58,12 +59,8 @@ def container_defaults(limit_ranges: list[Manifest]) -> tuple[set[str], set[str]
 
 
 def check_quota(inventory: Inventory, expectations: Expectations) -> list[Result]:
-    quotas: dict[str, list[Manifest]] = {}
-    for quota in inventory.of_kind("ResourceQuota"):
-        quotas.setdefault(namespace_of(quota), []).append(quota)
-    ranges: dict[str, list[Manifest]] = {}
-    for limit_range in inventory.of_kind("LimitRange"):
-        ranges.setdefault(namespace_of(limit_range), []).append(limit_range)
+    quotas = inventory.of_kind_by_namespace("ResourceQuota")
+    ranges = inventory.of_kind_by_namespace("LimitRange")
 
     results: list[Result] = []
     for tenant in expectations.tenants:

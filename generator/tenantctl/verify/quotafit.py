@@ -13,19 +13,15 @@ from typing import Any
 from tenantctl.spec import quotafit
 from tenantctl.spec.quantities import QuantityError, parse_quantity
 from tenantctl.verify.expectations import Expectations
-from tenantctl.verify.manifests import Inventory, Manifest, name_of, namespace_of
+from tenantctl.verify.manifests import Inventory, Manifest, name_of
 from tenantctl.verify.results import Result, failed, passed
 
 CHECK = "quota.defaults-fit"
 
 
 def check_defaults_fit(inventory: Inventory, expectations: Expectations) -> list[Result]:
-    quotas: dict[str, list[Manifest]] = {}
-    for quota in inventory.of_kind("ResourceQuota"):
-        quotas.setdefault(namespace_of(quota), []).append(quota)
-    ranges: dict[str, list[Manifest]] = {}
-    for limit_range in inventory.of_kind("LimitRange"):
-        ranges.setdefault(namespace_of(limit_range), []).append(limit_range)
+    quotas = inventory.of_kind_by_namespace("ResourceQuota")
+    ranges = inventory.of_kind_by_namespace("LimitRange")
 
     results: list[Result] = []
     for tenant in expectations.tenants:

@@ -31,11 +31,12 @@ from typing import Any
 
 import yaml
 
+from tenantctl.apigroups import GATEWAY_API_GROUP, GATEWAY_RESOURCE, SANDBOX_GROUP, SANDBOX_RESOURCE
 from tenantctl.render import rbac as render_rbac
+from tenantctl.selectors import Selector
 from tenantctl.verify.expectations import EVERYONE_GROUPS, Expectations, TenantExpectation
 from tenantctl.verify.manifests import Inventory, Manifest, name_of, namespace_of
 from tenantctl.verify.results import Result, failed, passed
-from tenantctl.verify.selectors import Selector
 
 BUILTIN_ROLES_FILE = "builtin-clusterroles.yaml"
 SERVICE_ACCOUNT_GROUP_PREFIX = "system:serviceaccounts:"
@@ -50,8 +51,8 @@ CAPABILITIES = (
     ("write roles/rolebindings", "create", "rbac.authorization.k8s.io", "rolebindings"),
     ("write networkpolicies", "delete", "networking.k8s.io", "networkpolicies"),
     ("write resourcequotas", "update", "", "resourcequotas"),
-    ("create sandboxes (gateway)", "create", "gateway.tenantctl.dev", "sandboxes"),
-    ("list sandboxes", "list", "agents.x-k8s.io", "sandboxes"),
+    ("create sandboxes (gateway)", "create", GATEWAY_API_GROUP, GATEWAY_RESOURCE),
+    ("list sandboxes", "list", SANDBOX_GROUP, SANDBOX_RESOURCE),
 )
 
 

@@ -49,9 +49,7 @@ def check_services(inventory: Inventory, expectations: Expectations) -> list[Res
         if expectations.exposure is not None
         else _allowed_by_annotations(inventory)
     )
-    by_namespace: dict[str, list[Manifest]] = {}
-    for service in inventory.of_kind("Service"):
-        by_namespace.setdefault(namespace_of(service), []).append(service)
+    by_namespace = inventory.of_kind_by_namespace("Service")
     results = []
     for tenant in expectations.tenants:
         for namespace in tenant.namespaces:

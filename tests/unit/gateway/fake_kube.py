@@ -24,6 +24,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tenantctl.selectors import Selector
+
 SANDBOXES = re.compile(
     r"^/apis/agents\.x-k8s\.io/v1beta1(?:/namespaces/(?P<ns>[^/]+))?/sandboxes(?:/(?P<name>[^/]+))?$"
 )
@@ -258,12 +260,8 @@ class FakeKube:
         return response(201, {**body, "status": {"allowed": allowed}})
 
     def _namespace_items(self, params: dict[str, str]) -> list[dict[str, Any]]:
-        selector = params.get("labelSelector", "")
-        items = list(self.namespaces.values())
-        if selector:
-            key, _, value = selector.partition("=")
-            items = [o for o in items if o["metadata"]["labels"].get(key) == value]
-        return items
+        selector = Selector.from_string(params.get("labelSelector", ""))
+        return [o for o in self.namespaces.values() if selector.matches(o["metadata"]["labels"])]
 
     def _create(self, namespace: str, body: dict[str, Any]) -> Any:
         name = body["metadata"]["name"]
@@ -317,7 +315,7 @@ class FakeKube:
             gone = status(410, "Expired", f"too old resource version: {since} ({self.compacted})")
             await stream.write(_line({"type": "ERROR", "object": gone}))
             return stream
-        selector = request.query.get("labelSelector", "")
+        selector = Selector.from_string(request.query.get("labelSelector", ""))
         watch = _Watch(kind, namespace)
         for rv, k, event_type, obj in self.log:
             if rv > since and k == kind and namespace in (None, obj["metadata"].get("namespace")):
@@ -332,10 +330,9 @@ class FakeKube:
                     request.transport.abort()
                     return stream
                 event_type, obj = item
-                if selector and event_type != "BOOKMARK":
-                    key, _, value = selector.partition("=")
-                    if obj["metadata"]["labels"].get(key) != value:
-                        event_type = "DELETED"  # stopped matching the selector
+                labels = obj["metadata"].get("labels") or {}
+                if event_type != "BOOKMARK" and not selector.matches(labels):
+                    event_type = "DELETED"  # stopped matching the selector
                 await stream.write(_line({"type": event_type, "object": obj}))
         finally:
             self.watches.remove(watch)

@@ -1,11 +1,11 @@
-"""OpenShell messages in and out, without a server: the request mapping, phases and selectors.
+"""OpenShell messages in and out, without a server: the request mapping, phases, page tokens.
 
 Covers: a SandboxSpec becomes the pod template field by field (image, command, both
 environment maps, tty, runtime class, template labels, resources with a GPU count, user
 namespaces, restart policy); an unset image falls back to --default-sandbox-image or is
 refused naming spec.template.image; every field with no meaning here is refused naming it;
 reserved label keys are refused under their OpenShell field name; the phase follows the
-controller's conditions at the current generation only; label selectors; page tokens; only
+controller's conditions at the current generation only; page tokens; only
 gateway/sandbox_gateway/openshell_proto.py imports OpenShell's generated modules.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from google.protobuf import struct_pb2
 
-from sandbox_gateway import grpc_mapping, labelselectors, phases, sandboxes
+from sandbox_gateway import grpc_mapping, phases, sandboxes
 from sandbox_gateway.openshell_proto import datamodel_pb2, openshell_pb2
 
 
@@ -203,29 +203,6 @@ def test_a_sandbox_message_carries_id_workspace_labels_time_and_conditions() -> 
     assert (meta.resource_version, meta.created_time.ToJsonString()) == (42, "2026-11-29T10:00:00Z")
     assert message.status.phase == openshell_pb2.SANDBOX_PHASE_READY
     assert [c.type for c in message.status.conditions] == ["Ready"]
-
-
-@pytest.mark.parametrize(
-    ("selector", "labels", "matches"),
-    [
-        ("", {}, True),
-        ("a=b", {"a": "b"}, True),
-        ("a==b,c", {"a": "b"}, False),
-        ("a!=b", {}, True),
-        ("a in (x, y)", {"a": "y"}, True),
-        ("a notin (x,y),!z", {"a": "q"}, True),
-        ("!a", {"a": ""}, False),
-    ],
-)
-def test_label_selectors_match_as_kubernetes_does(
-    selector: str, labels: dict[str, str], matches: bool
-) -> None:
-    assert labelselectors.parse(selector)(labels) is matches
-
-
-def test_a_malformed_label_selector_names_the_term() -> None:
-    with pytest.raises(ValueError, match="'a b' is not a label selector term"):
-        labelselectors.parse("x=y,a b")
 
 
 def test_page_tokens_round_trip_and_foreign_ones_are_refused() -> None:

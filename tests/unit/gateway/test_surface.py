@@ -38,7 +38,8 @@ def test_watch_namespaces_and_namespace_select_the_fixed_modes() -> None:
     "flags",
     [
         ["--namespace-selector", "!tenantctl.dev/tenant-namespace"],
-        ["--namespace-selector", "team in (a,b)"],
+        ["--namespace-selector", "team notin (a,b)"],
+        ["--namespace-selector", "team=(a"],
         ["--namespace", "a", "--watch-namespaces", "b"],
         ["--namespace", "Not_A_Namespace"],
     ],
@@ -50,6 +51,24 @@ def test_flags_that_would_serve_unmarked_or_invalid_namespaces_are_refused(
         configs.from_args(flags)
     assert exited.value.code == 2
     assert "sandbox-gateway: error:" in capsys.readouterr().err
+
+
+def test_a_namespace_selector_that_requires_no_label_is_refused_naming_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        configs.from_args(["--namespace-selector", "team!=a"])
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "sandbox-gateway: error: the namespace label selector 'team!=a' requires no label: it "
+        "would serve namespaces nobody marked as tenant namespaces"
+    )
+
+
+def test_a_set_based_namespace_selector_is_served_as_kubernetes_reads_it() -> None:
+    config = configs.from_args(["--namespace-selector", "team in (a,b),tier"])
+    selector = configs.parse_selector(config.namespace_selector)
+    assert selector.matches({"team": "b", "tier": "gold"})
+    assert not selector.matches({"team": "c", "tier": "gold"})
 
 
 def test_the_gateway_finds_its_credentials_as_kubectl_does_and_names_a_missing_kubeconfig(

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from tenantctl.selectors import Selector, SelectorError
 from tenantctl.verify import netpol
 from tenantctl.verify.ports import ALL_PORTS, NamedPort, PortRange, PortSet, parse_ports
-from tenantctl.verify.selectors import Selector, SelectorError
 
 NAMESPACES = {
     "a": {"kubernetes.io/metadata.name": "a", "env": "dev"},

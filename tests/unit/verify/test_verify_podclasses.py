@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tenantctl.selectors import Selector
 from tenantctl.verify import podclasses
-from tenantctl.verify.selectors import Selector
 
 
 def labels(**found: str) -> Selector:
