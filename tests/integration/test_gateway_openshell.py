@@ -393,7 +393,14 @@ def test_creates_retried_through_an_api_server_restart_lose_and_duplicate_nothin
     start_apiserver(world.cluster, pki)
     creator.join()
     assert_each_exactly_once(world, creator, names)
+    # The gateway's list comes from its watch, which catches up after the API server is back.
     with client_for(world, restarted, "alpha-admin") as client:
-        listed = [s for s in client.list_all(workspace="alpha-dev") if s.name in names]
-    assert sorted(s.id for s in listed) == sorted(creator.ids.values())
+
+        def listed_ids() -> list[str]:
+            return sorted(s.id for s in client.list_all(workspace="alpha-dev") if s.name in names)
+
+        wait_until(
+            lambda: listed_ids() == sorted(creator.ids.values()),
+            describe=lambda: f"the gateway to list every sandbox once (lists {listed_ids()})",
+        )
     cleanup(world, restarted, names)
