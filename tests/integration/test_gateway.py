@@ -101,7 +101,7 @@ def test_a_tenant_sandbox_and_its_running_pod_land_in_its_namespace_on_a_residen
         pod = json.loads(result.stdout)
         return pod if pod.get("status", {}).get("phase") == "Running" else None
 
-    pod = wait_until(running_pod, describe="the sandbox's pod to run in alpha-dev")
+    pod = wait_until(running_pod, 120, "the sandbox's pod to run in alpha-dev")
     assert pod["spec"]["nodeName"] == "kwok-node-eu"
     assert pod["spec"]["serviceAccountName"] == "openshell-sandbox"
     assert pod["metadata"]["ownerReferences"][0]["kind"] == "Sandbox"
