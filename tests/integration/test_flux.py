@@ -183,6 +183,18 @@ class GitOps:
         )["items"]
         return items
 
+    def shared_objects(self) -> list[dict[str, Any]]:
+        """What every TenantSet renders alike, so no spec label marks it (render/meta.py)."""
+        items: list[dict[str, Any]] = kube_json(
+            self.cluster,
+            "get",
+            RESOURCES,
+            "--all-namespaces",
+            "-l",
+            f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE},!{labels.SPEC_ID}",
+        )["items"]
+        return items
+
 
 def running(pid: int) -> bool:
     """True if `pid` exists and is not a zombie waiting to be reaped."""
@@ -328,6 +340,7 @@ def test_every_kustomization_becomes_ready_and_the_cluster_holds_exactly_the_tre
     items = loop.sync.wait_for_revision(sha, loop.declared_kustomizations())
     assert {item["metadata"]["name"] for item in items} == {
         ENTRY,
+        f"tenantctl-{SPEC_ID}-admission",
         f"tenantctl-{SPEC_ID}-base",
         f"tenantctl-{SPEC_ID}-flx-red",
         f"tenantctl-{SPEC_ID}-flx-blue",
@@ -336,7 +349,7 @@ def test_every_kustomization_becomes_ready_and_the_cluster_holds_exactly_the_tre
         ["kubectl", "kustomize", str(loop.output)], capture_output=True, text=True, check=True
     ).stdout
     expected = {identity(doc) for doc in yaml.safe_load_all(built) if doc}
-    live = {identity(obj) for obj in loop.live_objects()}
+    live = {identity(obj) for obj in (*loop.live_objects(), *loop.shared_objects())}
     assert live == expected
     assert ("", "Namespace", "", "flx-blue-dev") in live
 

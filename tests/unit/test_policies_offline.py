@@ -339,7 +339,9 @@ def test_no_tenant_namespace_group_or_user_of_the_example_is_in_any_rendered_pol
         ts.platform.gateway_identity.username,
         ts.platform.sandbox_service_account,
     }
-    committed = yaml.safe_load_all((REPO / "bases/tenantctl/admission-policies.yaml").read_text())
+    committed = yaml.safe_load_all(
+        (REPO / "bases/tenantctl/admission/admission-policies.yaml").read_text()
+    )
     rendered = [o for o in committed if o and o["kind"] == "ValidatingAdmissionPolicy"]
     assert len(rendered) == len(load_catalog())
     for policy in rendered:

@@ -2,8 +2,8 @@
 
 AppProjects as for one cluster (emit/gitops.py), but their destinations name the cluster of
 each namespace, so a tenant's project reaches its namespaces only on the clusters they are
-placed on. Two ApplicationSets, the shared base and the namespace overlays, take their clusters
-from a cluster generator: an Argo CD cluster takes part when it is registered under its spec
+placed on. Three ApplicationSets, the admission policies, the shared base and the namespace
+overlays, take their clusters from a cluster generator: an Argo CD cluster takes part when it is registered under its spec
 name and its cluster Secret is labelled ``tenantctl.dev/cluster=<name>``.
 """
 
@@ -155,6 +155,20 @@ def argocd(
             },
         )
 
+    # The policies first: each cluster's bindings need them (emit/kustomize.py says why).
+    admission = application_set(
+        f"tenantctl-{spec_id}-admission",
+        [cluster_generator],
+        {
+            "metadata": {"name": f"tenantctl-{spec_id}-{{{{ .name }}}}-admission", "labels": owned},
+            "spec": {
+                "project": platform_project,
+                "source": {**source, "path": f"{cluster_path}/{kustomize.ADMISSION_BASE}"},
+                "destination": {"name": "{{ .name }}"},
+                "syncPolicy": sync_policy,
+            },
+        },
+    )
     base = application_set(
         f"tenantctl-{spec_id}-base",
         [cluster_generator],
@@ -210,5 +224,6 @@ def argocd(
     ]
     notes += gitops._manager_note(tenantset, ns, gitops.ARGOCD_CONTROLLER, "Argo CD")
     return gitops.GitopsOutput(
-        {"projects.yaml": projects, "applications.yaml": [base, namespaces]}, notes
+        {"projects.yaml": projects, "applications.yaml": [admission, base, namespaces]},
+        notes,
     )

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tenantctl import kinds, labels
-from tenantctl.emit import names
+from tenantctl.emit import kustomize, names
 from tenantctl.emit.kustomize import KUSTOMIZE_API
 from tenantctl.emit.yamlio import dump_documents, generated_header
 from tenantctl.render.bundle import Rendering
@@ -186,24 +186,31 @@ def argocd(tenantset: TenantSet, rendering: Rendering, delivery: Delivery) -> Gi
         )
 
     sync_options = ["ServerSideApply=true", "CreateNamespace=false", "PruneLast=true"]
-    base = manifest(
-        ARGOCD_API,
-        "Application",
-        metadata(names.fit(f"tenantctl-{spec_id}-base"), owned, namespace=ns),
-        spec={
-            "project": platform_project,
-            "source": {
-                "repoURL": delivery.repo_url,
-                "targetRevision": delivery.revision,
-                "path": delivery.repo_path("bases/tenantctl"),
+
+    def shared_application(name: str, path: str) -> Manifest:
+        return manifest(
+            ARGOCD_API,
+            "Application",
+            metadata(names.fit(name), owned, namespace=ns),
+            spec={
+                "project": platform_project,
+                "source": {
+                    "repoURL": delivery.repo_url,
+                    "targetRevision": delivery.revision,
+                    "path": delivery.repo_path(path),
+                },
+                "destination": {"server": server},
+                "syncPolicy": {
+                    "automated": {"prune": True, "selfHeal": True},
+                    "syncOptions": sync_options,
+                },
             },
-            "destination": {"server": server},
-            "syncPolicy": {
-                "automated": {"prune": True, "selfHeal": True},
-                "syncOptions": sync_options,
-            },
-        },
-    )
+        )
+
+    # The policies in an Application of their own: the base's bindings can only be created
+    # once the policies exist (emit/kustomize.py), and automated sync retries the base until then.
+    admission = shared_application(f"tenantctl-{spec_id}-admission", kustomize.ADMISSION_BASE)
+    base = shared_application(f"tenantctl-{spec_id}-base", kustomize.SHARED_BASE)
     depth = len([part for part in delivery.path_prefix.split("/") if part])
     application_set = manifest(
         ARGOCD_API,
@@ -258,7 +265,8 @@ def argocd(tenantset: TenantSet, rendering: Rendering, delivery: Delivery) -> Gi
     )
     notes = _manager_note(tenantset, ns, ARGOCD_CONTROLLER, "Argo CD")
     return GitopsOutput(
-        {"projects.yaml": projects, "applications.yaml": [base, application_set]}, notes
+        {"projects.yaml": projects, "applications.yaml": [admission, base, application_set]},
+        notes,
     )
 
 
@@ -381,8 +389,14 @@ def flux(tenantset: TenantSet, rendering: Rendering, delivery: Delivery) -> Gito
             "sourceRef": {"kind": "GitRepository", "name": source_name},
         },
     )
+    # The policies before the base that binds them (emit/kustomize.py says why).
+    admission_name = names.fit(f"tenantctl-{spec_id}-admission")
     base_name = names.fit(f"tenantctl-{spec_id}-base")
-    units = [entry, kustomization(base_name, "bases/tenantctl", None)]
+    units = [
+        entry,
+        kustomization(admission_name, kustomize.ADMISSION_BASE, None),
+        kustomization(base_name, kustomize.SHARED_BASE, None, dependsOn=[{"name": admission_name}]),
+    ]
     for tenant in dict.fromkeys(ns_files.tenant for ns_files in rendering.namespaces):
         units.append(
             kustomization(

@@ -1,12 +1,18 @@
 """The Kustomize tree: shared objects under ``bases/tenantctl/``, one overlay per namespace.
 
     kustomization.yaml                         everything: the base and every tenant
-    bases/tenantctl/kustomization.yaml         cluster-scoped and gateway-namespace objects
+    bases/tenantctl/admission/                 the admission policies and their parameters
+    bases/tenantctl/kustomization.yaml         cluster-scoped and gateway-namespace objects,
+                                               the policies' bindings among them
     bases/tenantctl/components/...             patches for workloads tenantctl does not own
     overlays/<tenant>/kustomization.yaml       one tenant: all its namespaces
     overlays/<tenant>/<namespace>/...          one namespace, files by concern
 
 ``kubectl apply -k``, Argo CD and Flux can each point at the top, a tenant or a namespace.
+The policies have a folder of their own because a binding that names parameters can only be
+created once its policy exists (the API server reads the policy's ``paramKind`` to authorise
+the binding), and Flux and Argo CD dry-run a folder's objects together before applying any:
+GitOps applies ``admission/`` first, then the base that binds the policies.
 ``tree_files`` is pure (Rendering in, file texts out); ``OWNED_PATHS`` are what ``generate``
 replaces in the output folder, and nothing else there is touched.
 """
@@ -17,9 +23,11 @@ from typing import Any
 
 from tenantctl.emit.yamlio import dump_documents, generated_header
 from tenantctl.render.bundle import Rendering
+from tenantctl.render.policies import PARAMETERS_PREFIX
 
 OWNED_PATHS = ["kustomization.yaml", "bases/tenantctl", "overlays"]
 SHARED_BASE = "bases/tenantctl"
+ADMISSION_BASE = f"{SHARED_BASE}/admission"
 COMPONENTS = f"{SHARED_BASE}/components"
 OPENSHELL_COMPONENT = f"{COMPONENTS}/openshell-allowlist"
 
@@ -38,9 +46,19 @@ def tree_files(rendering: Rendering) -> dict[str, str]:
         return dump_documents(documents, header)
 
     files: dict[str, str] = {}
+    base: list[str] = []
+    admission: list[str] = []
     for name, objects in rendering.shared.items():
-        files[f"{SHARED_BASE}/{name}"] = yaml_text(objects)
-    files[f"{SHARED_BASE}/kustomization.yaml"] = yaml_text([_kustomization(list(rendering.shared))])
+        policies = [o for o in objects if _admission_object(o)]
+        rest = [o for o in objects if not _admission_object(o)]
+        if policies:
+            files[f"{ADMISSION_BASE}/{name}"] = yaml_text(policies)
+            admission.append(name)
+        if rest:
+            files[f"{SHARED_BASE}/{name}"] = yaml_text(rest)
+            base.append(name)
+    files[f"{ADMISSION_BASE}/kustomization.yaml"] = yaml_text([_kustomization(admission)])
+    files[f"{SHARED_BASE}/kustomization.yaml"] = yaml_text([_kustomization(base)])
     if rendering.component_patches:
         for name, patch in rendering.component_patches.items():
             files[f"{OPENSHELL_COMPONENT}/{name}"] = yaml_text([patch])
@@ -66,6 +84,17 @@ def tree_files(rendering: Rendering) -> dict[str, str]:
             [_kustomization(namespace_names)]
         )
     files["kustomization.yaml"] = yaml_text(
-        [_kustomization([SHARED_BASE, *(f"overlays/{tenant}" for tenant in tenants)])]
+        [
+            _kustomization(
+                [ADMISSION_BASE, SHARED_BASE, *(f"overlays/{tenant}" for tenant in tenants)]
+            )
+        ]
     )
     return files
+
+
+def _admission_object(obj: dict[str, Any]) -> bool:
+    """A policy, or the parameters its bindings name: what must exist before the bindings."""
+    if obj["kind"] == "ValidatingAdmissionPolicy":
+        return True
+    return obj["kind"] == "ConfigMap" and obj["metadata"]["name"].startswith(PARAMETERS_PREFIX)

@@ -139,9 +139,12 @@ CONSTANTS: dict[str, CelValue] = {
 SCALAR_PARAMETERS = frozenset({"specId", "controllerUser", "sandboxServiceAccount"})
 
 
+PARAMETERS_PREFIX = "tenantctl-admission-"
+
+
 def parameters_name(spec_id: str) -> str:
     """The parameter ConfigMap of one spec (several specs may share a gateway namespace)."""
-    return f"tenantctl-admission-{spec_id}"
+    return f"{PARAMETERS_PREFIX}{spec_id}"
 
 
 def object_name(source: PolicySource, spec_id: str) -> str:

@@ -106,7 +106,10 @@ def test_switching_to_a_fleet_replaces_the_single_cluster_tree(tmp_path: Path) -
 def test_argocd_syncs_every_cluster_through_a_cluster_generator(tmp_path: Path) -> None:
     generate(tmp_path, "--gitops", "argocd", "--repo-url", REPO_URL, "--path-prefix", "deploy")
     folder = tmp_path / "gitops" / "argocd"
-    base, namespaces = documents(folder / "applications.yaml")
+    admission, base, namespaces = documents(folder / "applications.yaml")
+    assert admission["spec"]["template"]["spec"]["source"]["path"] == (
+        "deploy/clusters/{{ .name }}/bases/tenantctl/admission"
+    )
     clusters = {
         "selector": {
             "matchExpressions": [{"key": labels.CLUSTER, "operator": "In", "values": ["eu", "us"]}]
@@ -171,6 +174,7 @@ def test_flux_gets_one_entry_point_per_cluster_syncing_that_cluster_only(tmp_pat
         units = documents(folder / "kustomizations.yaml")
         assert [u["spec"]["path"] for u in units] == [
             f"./clusters/{name}/gitops/flux",
+            f"./clusters/{name}/bases/tenantctl/admission",
             f"./clusters/{name}/bases/tenantctl",
             *(f"./clusters/{name}/overlays/{tenant}" for tenant in tenants),
         ]

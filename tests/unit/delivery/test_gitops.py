@@ -82,10 +82,14 @@ def test_flux_reconciles_each_tenant_with_prune_as_the_applier() -> None:
     units = {k["metadata"]["name"]: k["spec"] for k in objects(result, "Kustomization")}
     assert set(units) == {
         "tenantctl-example-gitops",
+        "tenantctl-example-admission",
         "tenantctl-example-base",
         "tenantctl-example-alpha",
         "tenantctl-example-beta",
     }
+    # Policies first: a binding that names parameters needs its policy to exist.
+    assert units["tenantctl-example-admission"]["path"] == "./bases/tenantctl/admission"
+    assert units["tenantctl-example-base"]["dependsOn"] == [{"name": "tenantctl-example-admission"}]
     alpha = units["tenantctl-example-alpha"]
     assert alpha["path"] == "./overlays/alpha"
     assert alpha["prune"] is True
