@@ -3,8 +3,9 @@
 AppProjects as for one cluster (emit/gitops.py), but their destinations name the cluster of
 each namespace, so a tenant's project reaches its namespaces only on the clusters they are
 placed on. Three ApplicationSets, the admission policies, the shared base and the namespace
-overlays, take their clusters from a cluster generator: an Argo CD cluster takes part when it is registered under its spec
-name and its cluster Secret is labelled ``tenantctl.dev/cluster=<name>``.
+overlays, take their clusters from a cluster generator: an Argo CD cluster takes part when it is
+registered under its spec name and its cluster Secret is labelled
+``tenantctl.dev/cluster=<name>``.
 """
 
 from __future__ import annotations
@@ -155,33 +156,28 @@ def argocd(
             },
         )
 
+    def shared_set(unit: str, folder: str) -> Manifest:
+        """One Application per cluster syncing ``folder`` of that cluster's tree."""
+        return application_set(
+            f"tenantctl-{spec_id}-{unit}",
+            [cluster_generator],
+            {
+                "metadata": {
+                    "name": f"tenantctl-{spec_id}-{{{{ .name }}}}-{unit}",
+                    "labels": owned,
+                },
+                "spec": {
+                    "project": platform_project,
+                    "source": {**source, "path": f"{cluster_path}/{folder}"},
+                    "destination": {"name": "{{ .name }}"},
+                    "syncPolicy": sync_policy,
+                },
+            },
+        )
+
     # The policies first: each cluster's bindings need them (emit/kustomize.py says why).
-    admission = application_set(
-        f"tenantctl-{spec_id}-admission",
-        [cluster_generator],
-        {
-            "metadata": {"name": f"tenantctl-{spec_id}-{{{{ .name }}}}-admission", "labels": owned},
-            "spec": {
-                "project": platform_project,
-                "source": {**source, "path": f"{cluster_path}/{kustomize.ADMISSION_BASE}"},
-                "destination": {"name": "{{ .name }}"},
-                "syncPolicy": sync_policy,
-            },
-        },
-    )
-    base = application_set(
-        f"tenantctl-{spec_id}-base",
-        [cluster_generator],
-        {
-            "metadata": {"name": f"tenantctl-{spec_id}-{{{{ .name }}}}-base", "labels": owned},
-            "spec": {
-                "project": platform_project,
-                "source": {**source, "path": f"{cluster_path}/{kustomize.SHARED_BASE}"},
-                "destination": {"name": "{{ .name }}"},
-                "syncPolicy": sync_policy,
-            },
-        },
-    )
+    admission = shared_set("admission", kustomize.ADMISSION_BASE)
+    base = shared_set("base", kustomize.SHARED_BASE)
     # Segments of .path: the prefix, "clusters", the cluster, "overlays", the tenant, the namespace.
     tenant_segment = len([p for p in delivery.path_prefix.split("/") if p]) + 3
     tenant_expression = f"{{{{ index .path.segments {tenant_segment} }}}}"

@@ -97,4 +97,5 @@ def _admission_object(obj: dict[str, Any]) -> bool:
     """A policy, or the parameters its bindings name: what must exist before the bindings."""
     if obj["kind"] == "ValidatingAdmissionPolicy":
         return True
-    return obj["kind"] == "ConfigMap" and obj["metadata"]["name"].startswith(PARAMETERS_PREFIX)
+    name: str = obj["metadata"]["name"]
+    return obj["kind"] == "ConfigMap" and name.startswith(PARAMETERS_PREFIX)
