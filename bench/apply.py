@@ -14,7 +14,13 @@ gateway namespace the synthetic spec expects:
 Both run as platform-admin. Targets (issue 6): first-apply throughput at least kubectl's;
 no-change apply at most 20 % of the first apply's time.
 
+3. the API server's own limit, on tenantctl's control plane right after its runs: raw
+   server-side applies of ConfigMaps from Python threads at the same concurrency
+   (bench/control_plane.py's client). Target (issue 13): tenantctl's first apply at least 80 %
+   of that rate; the no-change apply at most 5 % of the first. ``--no-kubectl`` skips step 2.
+
 Usage: python bench/apply.py [--tenants 2500] [--namespaces-per-tenant 4] [--concurrency 64]
+                            [--no-kubectl] [--raw-applies 2000]
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 sys.path.insert(0, str(REPO / "bench"))
 
+from control_plane import BENCH_NAMESPACE, ApplyClient, timed_applies  # noqa: E402
 from localcluster import ControlPlane  # noqa: E402
 from synthetic import synthetic_spec  # noqa: E402
 from tenantctl.emit.yamlio import dump_documents  # noqa: E402
@@ -85,6 +92,8 @@ def main() -> None:
     parser.add_argument("--namespaces-per-tenant", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--kubectl-timeout", type=float, default=1200.0)
+    parser.add_argument("--no-kubectl", action="store_true", help="skip the kubectl peer")
+    parser.add_argument("--raw-applies", type=int, default=2000)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tenantctl-bench-apply-") as scratch:
@@ -130,8 +139,21 @@ def main() -> None:
             ]
             timings.append(timed("tenantctl apply (first)", count, tenantctl))
             timings.append(timed("tenantctl apply (no change)", count, tenantctl))
+            plane.kubectl("create", "namespace", BENCH_NAMESPACE)
+            raw = timed_applies(ApplyClient(plane), args.raw_applies, args.concurrency)
+            print(f"  raw server-side apply, same server: {raw.summary()}", flush=True)
         finally:
             plane.down()
+        first, again = timings
+        raw_rate = raw.count / raw.seconds
+        print(
+            f"first apply: {count / first.seconds:.0f} obj/s = "
+            f"{count / first.seconds / raw_rate:.0%} of the raw server-side-apply rate "
+            f"({raw_rate:.0f}/s, concurrency {args.concurrency}; target >= 80%)"
+        )
+        print(f"no-change apply: {again.seconds / first.seconds:.1%} of the first (target <= 5%)")
+        if args.no_kubectl:
+            return
 
         plane = fresh_cluster(work / "kubectl-cluster", gateway_namespace)
         try:
