@@ -1,0 +1,155 @@
+"""Benchmark: the latency the sandbox gateway adds to a create, against an instant API server.
+
+The real control plane's own p99 on a shared two-core machine swings by seconds, which hides a
+few milliseconds of gateway work (BENCHMARKS.md). Here the API server is the gateway unit tests'
+scripted fake (tests/unit/gateway/fake_kube.py), answering from memory, in this process. In one
+run, paced open-loop at R creates per second (a create starts every 1/R s whether or not earlier
+ones finished):
+
+  direct   POST the Sandbox to the fake API server, as the gateway itself does;
+  gateway  POST /v1/sandboxes to a real gateway (sandbox_gateway.server.make_app) as a tenant
+           user: token review, access review, namespace check, then the same POST.
+
+Reported: p50 / p99 of each, and the gateway's added latency (its percentile minus direct's).
+Target (issue 13): p99 added latency <= 5 ms at 200 creates/s. HTTP only: the gRPC API is
+measured against the real control plane by bench/gateway_grpc.py.
+
+    .venv/bin/python bench/gateway_overhead.py [--rate 200] [--creates 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "unit" / "gateway"))
+
+from fake_kube import FakeKube  # noqa: E402
+from gateway_testing import USER_VERBS, sandbox_body  # noqa: E402
+
+from sandbox_gateway import config as configs  # noqa: E402
+from sandbox_gateway.cli import CONNECTIONS, REQUEST_TIMEOUT  # noqa: E402
+from sandbox_gateway.server import make_app  # noqa: E402
+from tenantctl.kube.client import Client  # noqa: E402
+from tenantctl.kube.config import Connection  # noqa: E402
+
+NAMESPACE = "alpha-dev"
+SANDBOXES = f"/apis/agents.x-k8s.io/v1beta1/namespaces/{NAMESPACE}/sandboxes"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+async def paced(
+    rate: float, count: int, create: Callable[[int], Awaitable[None]]
+) -> tuple[list[float], float]:
+    """Start ``create(i)`` every 1/rate s; each one's latency, and the achieved rate."""
+    latencies: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def one(index: int) -> None:
+        started = time.perf_counter()
+        await create(index)
+        latencies.append(time.perf_counter() - started)
+
+    begin = loop.time()
+    tasks = []
+    for index in range(count):
+        delay = begin + index / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(index)))
+    await asyncio.gather(*tasks)
+    return latencies, count / (loop.time() - begin)
+
+
+async def run(rate: float, count: int) -> None:
+    fake = FakeKube()
+    fake.add_namespace(NAMESPACE, tenant="alpha")
+    fake.add_user("alice-token", "alice", "alpha-admins")
+    fake.grant("group:alpha-admins", NAMESPACE, *USER_VERBS)
+    kube_server = TestServer(fake.app())
+    await kube_server.start_server()
+    fake.url = str(kube_server.make_url("")).rstrip("/")
+
+    config = configs.from_args(["--gateway-id", "bench", "--grpc-port=0"])
+    connection = Connection(server=fake.url, context="bench", token="gateway-token")
+    client = Client(connection, concurrency=CONNECTIONS, timeout=REQUEST_TIMEOUT)
+    gateway_server = TestServer(make_app(config, client))
+    await gateway_server.start_server()
+    gateway_url = str(gateway_server.make_url("")).rstrip("/")
+
+    async with aiohttp.ClientSession() as session:
+        deadline = time.monotonic() + 30
+        while True:  # the gateway lists namespaces and sandboxes before it is ready
+            async with session.get(f"{gateway_url}/readyz") as ready:
+                if ready.status == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise SystemExit("the gateway did not become ready in 30 s")
+            await asyncio.sleep(0.05)
+
+        async def direct(index: int) -> None:
+            body: dict[str, Any] = sandbox_body(f"direct-{index}", NAMESPACE)
+            headers = {"Authorization": "Bearer gateway-token"}
+            async with session.post(fake.url + SANDBOXES, json=body, headers=headers) as reply:
+                assert reply.status == 201, await reply.text()
+                await reply.read()
+
+        async def through_gateway(index: int) -> None:
+            body = sandbox_body(f"gateway-{index}", NAMESPACE)
+            headers = {"Authorization": "Bearer alice-token"}
+            url = f"{gateway_url}/v1/sandboxes"
+            async with session.post(url, json=body, headers=headers) as reply:
+                assert reply.status == 201, await reply.text()
+                await reply.read()
+
+        for warm in range(20):  # connections, caches
+            await direct(10_000_000 + warm)
+            await through_gateway(10_000_000 + warm)
+        load = os.getloadavg()
+        results = {
+            "direct": await paced(rate, count, direct),
+            "gateway": await paced(rate, count, through_gateway),
+        }
+    await gateway_server.close()
+    await kube_server.close()
+
+    print(
+        f"{count} creates per path, paced at {rate:.0f}/s, fake API server in-process; "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+    for label, (latencies, achieved) in results.items():
+        print(
+            f"  {label:<8} p50 {statistics.median(latencies) * 1000:7.2f} ms  "
+            f"p99 {percentile(latencies, 0.99) * 1000:7.2f} ms  {achieved:6.1f} creates/s"
+        )
+    direct_latencies, gateway_latencies = results["direct"][0], results["gateway"][0]
+    for label, fraction in (("p50", 0.5), ("p99", 0.99)):
+        added = percentile(gateway_latencies, fraction) - percentile(direct_latencies, fraction)
+        print(f"  gateway adds {added * 1000:.2f} ms at {label}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--creates", type=int, default=2000)
+    args = parser.parse_args()
+    asyncio.run(run(args.rate, args.creates))
+
+
+if __name__ == "__main__":
+    main()
