@@ -50,25 +50,30 @@ def measure(label: str, command: list[str], *, timeout: float | None = None) -> 
 
     A command still running after ``timeout`` seconds is stopped and reported as timed out.
     """
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = None if timeout is None else start + timeout
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if deadline is not None and time.perf_counter() > deadline:
-            process.kill()
-            _, status, usage = os.wait4(process.pid, 0)
-            cpu = usage.ru_utime + usage.ru_stime
-            return Measurement(label, time.perf_counter() - start, usage.ru_maxrss / 1024, -9, cpu)
-        time.sleep(0.02)
-    seconds = time.perf_counter() - start
-    exit_code = os.waitstatus_to_exitcode(status)
-    if exit_code != 0:
-        stderr = process.stderr.read().decode() if process.stderr else ""
-        print(f"{label} failed ({exit_code}): {stderr[-2000:]}", file=sys.stderr)
-    cpu = usage.ru_utime + usage.ru_stime
+    # stderr goes to a file: a chatty command would fill a pipe nobody reads until it exits.
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+        deadline = None if timeout is None else start + timeout
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if deadline is not None and time.perf_counter() > deadline:
+                process.kill()
+                _, status, usage = os.wait4(process.pid, 0)
+                cpu = usage.ru_utime + usage.ru_stime
+                return Measurement(
+                    label, time.perf_counter() - start, usage.ru_maxrss / 1024, -9, cpu
+                )
+            time.sleep(0.02)
+        seconds = time.perf_counter() - start
+        exit_code = os.waitstatus_to_exitcode(status)
+        if exit_code != 0:
+            errors.seek(0)
+            stderr = errors.read().decode(errors="replace")
+            print(f"{label} failed ({exit_code}): {stderr[-2000:]}", file=sys.stderr)
+        cpu = usage.ru_utime + usage.ru_stime
     return Measurement(label, seconds, usage.ru_maxrss / 1024, exit_code, cpu)
 
 
