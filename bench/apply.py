@@ -14,18 +14,29 @@ gateway namespace the synthetic spec expects:
 Both run as platform-admin. Targets (BENCHMARKS.md): first-apply throughput at least kubectl's;
 no-change apply at most 20 % of the first apply's time.
 
+3. the API server's own limit, at the same concurrency from Python threads (bench/
+   control_plane.py's client): raw server-side applies of ConfigMaps on tenantctl's control
+   plane right after its runs, and raw server-side applies of exactly the objects tenantctl
+   applied (cluster-scoped first) on another fresh control plane. Target (issue 13):
+   tenantctl's first apply at least 80 % of the raw rate; the no-change apply at most 5 % of
+   the first. ``--no-kubectl`` skips step 2.
+
 Usage: python bench/apply.py [--tenants 2500] [--namespaces-per-tenant 4] [--concurrency 64]
+                            [--no-kubectl] [--raw-applies 2000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -33,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 sys.path.insert(0, str(REPO / "bench"))
 
+from control_plane import BENCH_NAMESPACE, ApplyClient, timed_applies  # noqa: E402
 from localcluster import ControlPlane  # noqa: E402
 from synthetic import synthetic_spec  # noqa: E402
 from tenantctl.emit.yamlio import dump_documents  # noqa: E402
@@ -72,6 +84,40 @@ def timed(what: str, objects: int, command: list[str], timeout: float | None = N
     return Timing(what, objects, seconds)
 
 
+def raw_apply_objects(
+    plane: ControlPlane, objects: list[dict[str, Any]], concurrency: int
+) -> float:
+    """Seconds to server-side apply ``objects`` from plain threads, cluster-scoped ones first
+    (as tenantctl orders them), each at the path the API server's discovery gives its kind."""
+    resources: dict[tuple[str, str], tuple[str, bool]] = {}
+    for api_version in sorted({obj["apiVersion"] for obj in objects}):
+        base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+        listing = json.loads(plane.kubectl("get", "--raw", base).stdout)
+        for resource in listing["resources"]:
+            if "/" not in resource["name"]:
+                resources[(api_version, resource["kind"])] = (
+                    f"{base}/{resource['name']}",
+                    resource["namespaced"],
+                )
+
+    def path_of(obj: dict[str, Any]) -> str:
+        collection, namespaced = resources[(obj["apiVersion"], obj["kind"])]
+        name = obj["metadata"]["name"]
+        if not namespaced:
+            return f"{collection}/{name}"
+        prefix, plural = collection.rsplit("/", 1)
+        return f"{prefix}/namespaces/{obj['metadata']['namespace']}/{plural}/{name}"
+
+    client = ApplyClient(plane)
+    cluster = [o for o in objects if "namespace" not in o["metadata"]]
+    namespaced = [o for o in objects if "namespace" in o["metadata"]]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for batch in (cluster, namespaced):
+            list(pool.map(lambda obj: client.apply(path_of(obj), obj), batch))
+    return time.perf_counter() - started
+
+
 def fresh_cluster(folder: Path, gateway_namespace: str) -> ControlPlane:
     plane = ControlPlane(folder)
     plane.up()
@@ -85,6 +131,8 @@ def main() -> None:
     parser.add_argument("--namespaces-per-tenant", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--kubectl-timeout", type=float, default=1200.0)
+    parser.add_argument("--no-kubectl", action="store_true", help="skip the kubectl peer")
+    parser.add_argument("--raw-applies", type=int, default=2000)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tenantctl-bench-apply-") as scratch:
@@ -130,8 +178,29 @@ def main() -> None:
             ]
             timings.append(timed("tenantctl apply (first)", count, tenantctl))
             timings.append(timed("tenantctl apply (no change)", count, tenantctl))
+            plane.kubectl("create", "namespace", BENCH_NAMESPACE)
+            raw = timed_applies(ApplyClient(plane), args.raw_applies, args.concurrency)
+            print(f"  raw server-side apply, same server: {raw.summary()}", flush=True)
         finally:
             plane.down()
+        plane = fresh_cluster(work / "raw-cluster", gateway_namespace)
+        try:
+            same_seconds = raw_apply_objects(plane, objects, args.concurrency)
+            print(f"  raw server-side apply of the same objects: {same_seconds:.1f} s", flush=True)
+        finally:
+            plane.down()
+        first, again = timings
+        raw_rate = raw.count / raw.seconds
+        same_rate = count / same_seconds
+        print(
+            f"first apply: {count / first.seconds:.0f} obj/s = "
+            f"{count / first.seconds / same_rate:.0%} of raw server-side applies of the same "
+            f"objects ({same_rate:.0f}/s), {count / first.seconds / raw_rate:.0%} of raw "
+            f"ConfigMap applies ({raw_rate:.0f}/s); concurrency {args.concurrency}; target >= 80%"
+        )
+        print(f"no-change apply: {again.seconds / first.seconds:.1%} of the first (target <= 5%)")
+        if args.no_kubectl:
+            return
 
         plane = fresh_cluster(work / "kubectl-cluster", gateway_namespace)
         try:

@@ -65,35 +65,38 @@ class ApplyClient:
         self.local = threading.local()
 
     def apply_configmap(self, index: int) -> float:
+        name = f"bench-{index:05d}"
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": BENCH_NAMESPACE},
+            "data": {"index": str(index), "owner": "tenantctl-bench"},
+        }
+        return self.apply(f"/api/v1/namespaces/{BENCH_NAMESPACE}/configmaps/{name}", body)
+
+    def apply(self, path: str, body: dict[str, object]) -> float:
+        """Server-side apply ``body`` at ``path``; the seconds it took."""
         connection: http.client.HTTPSConnection | None = getattr(self.local, "connection", None)
         if connection is None:
             connection = http.client.HTTPSConnection(self.host, self.port, context=self.context)
             self.local.connection = connection
-        name = f"bench-{index:05d}"
-        body = json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": name, "namespace": BENCH_NAMESPACE},
-                "data": {"index": str(index), "owner": "tenantctl-bench"},
-            }
-        )
-        path = (
-            f"/api/v1/namespaces/{BENCH_NAMESPACE}/configmaps/{name}"
-            f"?fieldManager={FIELD_MANAGER}&force=true"
-        )
         headers = {
             "Authorization": f"Bearer {self.token}",
             "Content-Type": "application/apply-patch+yaml",
             "Accept": "application/json",
         }
         started = time.perf_counter()
-        connection.request("PATCH", path, body=body, headers=headers)
+        connection.request(
+            "PATCH",
+            f"{path}?fieldManager={FIELD_MANAGER}&force=true",
+            body=json.dumps(body),
+            headers=headers,
+        )
         response = connection.getresponse()
         payload = response.read()
         elapsed = time.perf_counter() - started
         if response.status not in (200, 201):
-            raise RuntimeError(f"apply of {name} failed: HTTP {response.status} {payload[:200]!r}")
+            raise RuntimeError(f"apply of {path} failed: HTTP {response.status} {payload[:200]!r}")
         return elapsed
 
 

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from tenantctl.cli import main
@@ -150,6 +151,21 @@ def test_the_openshell_allowlist_component_patches_the_gateway(tmp_path: Path) -
     assert built.returncode == 0, built.stderr
     assert "mountPath: /etc/openshell/workspaces" in built.stdout
     assert "name: openshell-workspaces" in built.stdout
+
+
+@pytest.mark.tools
+def test_generate_validates_every_object_it_stages(tmp_path: Path) -> None:
+    # The staging folder is named .tenantctl-staging-*, a name kubeconform is told to skip
+    # inside an output folder: every object in it must still be validated.
+    result = run("generate", str(EXAMPLE), "-o", str(tmp_path))
+
+    assert result.returncode == 0
+    objects = sum(
+        len([d for d in yaml.safe_load_all(path.read_text()) if d])
+        for path in tmp_path.rglob("*.yaml")
+        if path.name != "kustomization.yaml" and "components" not in path.parts
+    )
+    assert f"kubeconform: {objects} objects in the output are valid." in result.stderr
 
 
 @pytest.mark.tools

@@ -18,8 +18,8 @@ import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,22 +130,40 @@ def staging_folder(destination: Path) -> Iterator[Stage]:
                 shutil.rmtree(root, ignore_errors=True)
 
 
+def _folders(relatives: Iterable[str]) -> list[str]:
+    """Every folder the files need, parents before children."""
+    folders: set[str] = set()
+    for relative in relatives:
+        folder = os.path.dirname(relative)
+        while folder and folder not in folders:
+            folders.add(folder)
+            folder = os.path.dirname(folder)
+    return sorted(folders)
+
+
 def write_files(root: Path, files: dict[str, str]) -> None:
     """Write ``files`` (relative path to text) under ``root``, creating each folder once.
 
     Checks for a pending interrupt every few hundred files (see ``tenantctl.interrupts``)."""
-    folders = sorted({os.path.dirname(relative) for relative in files})
-    for folder in folders:
-        os.makedirs(root / folder, exist_ok=True)
+    # Plain os.open/os.write on string paths: a 10,000-namespace tree is 53,000 small files, and
+    # a buffered text file object per file cost twice the system calls themselves.
+    base = os.fspath(root) + os.sep
+    for folder in _folders(files):
+        with suppress(FileExistsError):
+            os.mkdir(base + folder)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
     for count, (relative, text) in enumerate(files.items()):
-        path = root / relative
+        path = base + relative
         try:
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(text)
+            fd = os.open(path, flags, 0o666)
+            try:
+                data = memoryview(text.encode("utf-8"))
+                while data:
+                    data = data[os.write(fd, data) :]
+            finally:
+                os.close(fd)
         except OSError as err:
-            if err.filename is None:  # a failed write() or close() names no file
-                raise OSError(err.errno, err.strerror, os.fspath(path)) from None
-            raise
+            raise OSError(err.errno, err.strerror, path) from None
         if count % 256 == 0:
             interrupts.check()
     interrupts.check()

@@ -12,6 +12,7 @@ Files that do not parse become ``problems`` (file, line, message), never traceba
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,10 +25,10 @@ from tenantctl import labels
 from tenantctl.emit.staging import STAGING_PREFIX
 from tenantctl.render.bundle import render
 from tenantctl.spec.model import TenantSet
+from tenantctl.verify.yamlread import load_documents
 
 Manifest = dict[str, Any]
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Kustomize's own files sit next to the manifests; they are build instructions, not objects.
 _IGNORED_KINDS = {"Kustomization", "Component"}
 
@@ -162,25 +163,30 @@ def from_folder(folder: Path) -> Inventory:
         return _from_folder(folder)
 
 
-def _in_staging_folder(relative: Path) -> bool:
-    """A half-written ``tenantctl generate`` staging folder is not part of the tree."""
-    return any(part.startswith(STAGING_PREFIX) for part in relative.parts[:-1])
+def _manifest_files(folder: Path) -> list[str]:
+    """Relative paths ('/'-separated) of the YAML and JSON files, in path order (part by part,
+    as pathlib sorts); string paths, as there may be 50,000 of them. A half-written
+    ``tenantctl generate`` staging folder is not part of the tree."""
+    found: list[str] = []
+    base = os.fspath(folder)
+    for root, subfolders, names in os.walk(base, followlinks=True):
+        relative_root = os.path.relpath(root, base).replace(os.sep, "/")
+        prefix = "" if relative_root == "." else relative_root + "/"
+        subfolders[:] = [name for name in subfolders if not name.startswith(STAGING_PREFIX)]
+        for name in names:
+            suffix = os.path.splitext(name)[1]
+            if suffix in (".yaml", ".yml", ".json") and os.path.isfile(os.path.join(root, name)):
+                found.append(prefix + name)
+    return sorted(found, key=lambda relative: relative.split("/"))
 
 
 def _from_folder(folder: Path) -> Inventory:
     objects: list[Manifest] = []
     problems: list[str] = []
-    paths = sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file()
-        and p.suffix in (".yaml", ".yml", ".json")
-        and not _in_staging_folder(p.relative_to(folder))
-    )
-    for path in paths:
-        shown = path.relative_to(folder).as_posix()
+    for shown in _manifest_files(folder):
+        path = folder / shown
         try:
-            documents = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=_Loader))
+            documents = load_documents(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
