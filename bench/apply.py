@@ -17,7 +17,7 @@ no-change apply at most 20 % of the first apply's time.
 3. the API server's own limit, at the same concurrency from Python threads (bench/
    control_plane.py's client): raw server-side applies of ConfigMaps on tenantctl's control
    plane right after its runs, and raw server-side applies of exactly the objects tenantctl
-   applied (cluster-scoped first) on another fresh control plane. Target (issue 13):
+   applied (cluster-scoped first) on another fresh control plane. Target (BENCHMARKS.md):
    tenantctl's first apply at least 80 % of the raw rate; the no-change apply at most 5 % of
    the first. ``--no-kubectl`` skips step 2.
 

@@ -14,7 +14,7 @@ ones finished):
   grpc     openshell.v1.OpenShell/CreateSandbox to the same gateway (grpc.aio stubs).
 
 Reported: p50 / p99 of each, and each API's added latency (its percentile minus direct's).
-Target (issue 13): p99 added latency <= 5 ms at 200 creates/s. Client and gateway share this
+Target (BENCHMARKS.md): p99 added latency <= 5 ms at 200 creates/s. Client and gateway share this
 process and its event loop, so each gateway path also pays for the client's CPU.
 
     .venv/bin/python bench/gateway_overhead.py [--rate 200] [--creates 2000]
