@@ -90,18 +90,14 @@ def setup(cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> It
     try:
         yield Setup(cluster, spec)
     finally:
-        cluster.kubectl(
-            "delete",
-            "namespace",
-            "cnt-red-dev",
-            GATEWAY_NAMESPACE,
-            "--ignore-not-found",
-            "--wait=true",
-            "--timeout=180s",
-            check=False,
-            timeout=240,
-        )
+        # In the order policies/README.md gives: the tenant namespace while its policies can
+        # still read their parameters (in the gateway namespace), then the policies and
+        # bindings, then the parameters' namespace. Parameters gone first would deny the
+        # namespace controller's deletes (fail closed) and leave the namespace terminating.
+        delete = ("delete", "--ignore-not-found", "--wait=true", "--timeout=180s")
+        cluster.kubectl(*delete, "namespace", "cnt-red-dev", check=False, timeout=240)
         cluster.kubectl("delete", CLUSTER_KINDS, "-l", SELECTOR, check=False)
+        cluster.kubectl(*delete, "namespace", GATEWAY_NAMESPACE, check=False, timeout=240)
 
 
 @pytest.mark.parametrize("name", list(WAYS))

@@ -113,18 +113,13 @@ class Fleet:
 
     def clean(self, cluster: str) -> None:
         plane = self.planes[cluster]
-        namespaces = [*PLACED["eu"], *PLACED["us"], GATEWAY_NAMESPACE]
-        plane.kubectl(
-            "delete",
-            "namespace",
-            *namespaces,
-            "--ignore-not-found",
-            "--wait=true",
-            "--timeout=180s",
-            check=False,
-            timeout=240,
-        )
+        # Tenant namespaces first, while their policies can still read their parameters (in
+        # the gateway namespace); then the policies and bindings; then the gateway namespace.
+        delete = ("delete", "namespace", "--ignore-not-found", "--wait=true", "--timeout=180s")
+        tenant_namespaces = [*PLACED["eu"], *PLACED["us"]]
+        plane.kubectl(*delete, *tenant_namespaces, check=False, timeout=240)
         plane.kubectl("delete", CLUSTER_KINDS, "-l", f"{labels.SPEC_ID}={SPEC_ID}", check=False)
+        plane.kubectl(*delete, GATEWAY_NAMESPACE, check=False, timeout=240)
 
 
 @pytest.fixture(scope="module")
