@@ -193,22 +193,19 @@ def tool(cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Ite
     try:
         yield tool
     finally:
+        # Tenant namespaces first, while their policies can still read their parameters (in
+        # the gateway namespace); then the policies and bindings; then the gateway namespace.
         namespaces = [
             item["metadata"]["name"]
             for item in tool.kubectl_json("get", "namespaces")["items"]
             if item["metadata"]["name"].startswith("apt-")
+            and item["metadata"]["name"] != GATEWAY_NAMESPACE
         ]
+        delete = ("delete", "namespace", "--ignore-not-found", "--wait=true", "--timeout=180s")
         if namespaces:
-            cluster.kubectl(
-                "delete",
-                "namespace",
-                *namespaces,
-                "--wait=true",
-                "--timeout=180s",
-                check=False,
-                timeout=240,
-            )
+            cluster.kubectl(*delete, *namespaces, check=False, timeout=240)
         cluster.kubectl("delete", CLUSTER_KINDS, "-l", SELECTOR, check=False)
+        cluster.kubectl(*delete, GATEWAY_NAMESPACE, check=False, timeout=240)
         cluster.kubectl("delete", "clusterrolebinding", "apply-test-appliers", check=False)
 
 
