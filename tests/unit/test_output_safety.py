@@ -381,8 +381,16 @@ def test_verify_ignores_a_stale_staging_folder(tmp_path: Path) -> None:
 # ----- filesystem errors -------------------------------------------------------------------------
 
 
-def _mount(*args: str) -> bool:
-    return subprocess.run(["mount", *args], capture_output=True, check=False).returncode == 0
+# Only root may mount. CI runs the suite as root (.ci/run), so the tests that need a mount
+# always run there; as another user they are skipped with this reason.
+NEEDS_ROOT = "mounting needs root; CI runs the suite as root, where this test runs"
+
+
+def _mount(*args: str) -> None:
+    """``mount ARGS`` as root; a refusal fails the test (as root it must work), never skips."""
+    done = subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.fail(f"mount {' '.join(args)} failed as root: {done.stderr.strip()}")
 
 
 @contextmanager
@@ -390,11 +398,9 @@ def read_only(folder: Path) -> Iterator[None]:
     """``folder`` read-only for this process: a read-only bind mount as root (permissions do
     not stop root), file modes otherwise."""
     if os.geteuid() == 0:
-        if not _mount("--bind", str(folder), str(folder)):
-            pytest.skip("needs mount (CAP_SYS_ADMIN) to make a folder read-only as root")
+        _mount("--bind", str(folder), str(folder))
         try:
-            if not _mount("-o", "remount,bind,ro", str(folder)):
-                pytest.skip("cannot remount read-only")
+            _mount("-o", "remount,bind,ro", str(folder))
             yield
         finally:
             subprocess.run(["umount", str(folder)], check=True)
@@ -428,8 +434,9 @@ def test_a_full_disk_is_one_line_and_exit_6_and_leaves_everything_as_it_was(
 ) -> None:
     disk = tmp_path / "disk"
     disk.mkdir()
-    if os.geteuid() != 0 or not _mount("-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)):
-        pytest.skip("needs mount (root) for a small tmpfs")
+    if os.geteuid() != 0:
+        pytest.skip(NEEDS_ROOT)
+    _mount("-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk))
     try:
         output = generated(disk / "out")
         free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
@@ -486,8 +493,9 @@ def test_a_rename_failing_half_way_puts_back_what_was_already_moved(tmp_path: Pa
     overlays = output / "overlays"
     # A mount point cannot be renamed (EBUSY): the last owned path fails after the first two
     # have been swapped for the new output.
-    if os.geteuid() != 0 or not _mount("--bind", str(overlays), str(overlays)):
-        pytest.skip("needs mount (root) to make a rename fail")
+    if os.geteuid() != 0:
+        pytest.skip(NEEDS_ROOT)
+    _mount("--bind", str(overlays), str(overlays))
     try:
         spec = tmp_path / "changed.yaml"
         spec.write_text(EXAMPLE.read_text().replace("CC-1042", "CC-9999"))
