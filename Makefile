@@ -23,8 +23,7 @@ tools: venv
 ## demo: generate the bundled example into demo-out/ and validate it with kubeconform
 demo: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" tools/install kubeconform schemas
-	# --force: the committed tree is in git, and branches regenerate it in parallel.
-	$(BIN)/tenantctl generate examples/tenants.yaml -o . --force(DEMO_OUT)
+	$(BIN)/tenantctl generate examples/tenants.yaml -o $(DEMO_OUT)
 	@echo "Generated $(DEMO_OUT)/ from examples/tenants.yaml; build it with: kubectl kustomize $(DEMO_OUT)"
 
 ## test: build the pinned toolchain, then run lint, the type checker and every test
