@@ -5,12 +5,14 @@ time and peak RSS of:
 
   1. tenantctl validate SPEC
   2. tenantctl generate SPEC -o OUT --no-validate-output   (render and write the tree)
-  3. tenantctl generate SPEC -o OUT                        (the same, plus kubeconform)
-  4. kubeconform alone over OUT, as generate runs it       (the floor of step 3's extra time)
-  5. kubectl kustomize OUT                                 (the peer: building that tree)
+  3. tenantctl generate SPEC -o OUT                        (the same, plus validation)
+  4. kubeconform alone over OUT, with generate's arguments (the peer of step 3)
+  5. tenantctl-kubeconform alone over OUT, the same way    (what step 3 runs; its floor)
+  6. kubectl kustomize OUT                                 (the peer: building that tree)
 
 and prints the figures, the ratio of kustomize's time to generate's, and of generate with
-validation to kubeconform alone. ``--no-kustomize`` skips step 5 (over 300 s at 10,000). Run with
+validation to kubeconform alone. Steps 4 and 5 must count the same valid objects, or the script
+fails. ``--no-kustomize`` skips step 6 (over 300 s at 10,000). Run with
 ``--workdir /dev/shm/...`` as well as on disk: on this kind of machine writing 50,000 small files
 costs more than rendering them, and tmpfs separates the two.
 
@@ -20,6 +22,7 @@ costs more than rendering them, and tmpfs separates the two.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -43,17 +46,20 @@ class Measurement:
     peak_mib: float
     exit_code: int
     cpu: float = 0.0  # user + system seconds of the process and its children
+    stdout: str = ""
 
 
-def measure(label: str, command: list[str], *, timeout: float | None = None) -> Measurement:
+def measure(
+    label: str, command: list[str], *, timeout: float | None = None, cwd: Path | None = None
+) -> Measurement:
     """Run ``command`` in its own process; its wall time and its own peak resident memory.
 
     A command still running after ``timeout`` seconds is stopped and reported as timed out.
     """
-    # stderr goes to a file: a chatty command would fill a pipe nobody reads until it exits.
-    with tempfile.TemporaryFile() as errors:
+    # Output goes to files: a chatty command would fill a pipe nobody reads until it exits.
+    with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as printed:
         start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+        process = subprocess.Popen(command, stdout=printed, stderr=errors, cwd=cwd)
         deadline = None if timeout is None else start + timeout
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -74,31 +80,24 @@ def measure(label: str, command: list[str], *, timeout: float | None = None) -> 
             stderr = errors.read().decode(errors="replace")
             print(f"{label} failed ({exit_code}): {stderr[-2000:]}", file=sys.stderr)
         cpu = usage.ru_utime + usage.ru_stime
-    return Measurement(label, seconds, usage.ru_maxrss / 1024, exit_code, cpu)
+        printed.seek(0)
+        stdout = printed.read().decode(errors="replace")
+    return Measurement(label, seconds, usage.ru_maxrss / 1024, exit_code, cpu, stdout)
 
 
-def kubeconform_command(folder: Path) -> list[str]:
-    """kubeconform with the arguments ``tenantctl generate`` gives it, over ``folder``."""
+def validator_command(binary: str) -> list[str]:
+    """``binary`` (kubeconform or tenantctl-kubeconform) as ``tenantctl generate`` runs it."""
     from tenantctl import kubeconform
 
-    tool = kubeconform.find_tool("kubeconform")
+    tool = kubeconform.find_tool(binary)
     schemas = kubeconform.find_schema_dir()
-    if tool is None or schemas is None:
-        raise SystemExit(f"kubeconform or its schemas are missing: {kubeconform.INSTALL_HINT}")
-    return [
-        str(tool),
-        "-strict",
-        "-summary",
-        "-output",
-        "json",
-        "-schema-location",
-        f"{schemas}/{kubeconform.SCHEMA_TEMPLATE}",
-        "-ignore-filename-pattern",
-        kubeconform.SKIPPED_FILES,
-        "-n",
-        str(os.cpu_count() or 1),
-        str(folder),
-    ]
+    if tool is None or tool.name != binary or schemas is None:
+        raise SystemExit(f"{binary} or its schemas are missing: {kubeconform.INSTALL_HINT}")
+    return kubeconform.kubeconform_command(tool, schemas)
+
+
+def valid_objects(result: Measurement) -> int:
+    return int(json.loads(result.stdout)["summary"]["valid"])
 
 
 def main() -> None:
@@ -138,12 +137,17 @@ def main() -> None:
                 "tenantctl generate (with kubeconform)",
                 [*tenantctl, "generate", str(spec), "-o", str(checked)],
             ),
-            measure("kubeconform alone over the output", kubeconform_command(out)),
+            measure("kubeconform alone (peer)", validator_command("kubeconform"), cwd=out),
+            measure(
+                "tenantctl-kubeconform alone",
+                validator_command("tenantctl-kubeconform"),
+                cwd=out,
+            ),
         ]
         if not args.no_kustomize:
             results.append(
                 measure(
-                    "kubectl kustomize (peer)",
+                    "kubectl kustomize (peer of generate)",
                     ["kubectl", "kustomize", str(out)],
                     timeout=args.peer_timeout,
                 )
@@ -163,14 +167,24 @@ def main() -> None:
                 f"  {result.label:<40} {result.seconds:8.2f} s wall {result.cpu:8.2f} s CPU "
                 f"{result.peak_mib:8.0f} MiB{status}"
             )
-        generate, validated, kubeconform = results[1], results[2], results[3]
+        generate, validated, kubeconform, ours = results[1], results[2], results[3], results[4]
+        if valid_objects(kubeconform) != valid_objects(ours):
+            raise SystemExit(
+                f"the validators disagree: kubeconform found {valid_objects(kubeconform)} valid "
+                f"objects, tenantctl-kubeconform {valid_objects(ours)}"
+            )
         print(
-            f"  generate with kubeconform / kubeconform alone: "
+            f"  both validators: {valid_objects(ours)} valid objects; tenantctl-kubeconform / "
+            f"kubeconform: {ours.seconds / kubeconform.seconds:.2f}x wall, "
+            f"{ours.cpu / kubeconform.cpu:.2f}x CPU"
+        )
+        print(
+            f"  generate with validation / kubeconform alone: "
             f"{validated.seconds / kubeconform.seconds:.2f}x "
             f"(generate alone adds {generate.seconds:.2f} s)"
         )
         if not args.no_kustomize:
-            kustomize = results[4]
+            kustomize = results[5]
             at_least = "at least " if kustomize.exit_code == -9 else ""
             print(
                 f"  kustomize time / generate time: {at_least}"

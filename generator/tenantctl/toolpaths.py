@@ -29,13 +29,19 @@ def tools_dirs() -> list[Path]:
     return found
 
 
-def find_tool(name: str) -> Path | None:
+def find_tool(*names: str) -> Path | None:
+    """The first of ``names`` found, folder by folder: a tools folder's second choice wins over
+    the first choice on ``PATH``."""
     for folder in tools_dirs():
-        candidate = folder / "bin" / name
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    on_path = shutil.which(name)
-    return Path(on_path) if on_path else None
+        for name in names:
+            candidate = folder / "bin" / name
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return candidate
+    for name in names:
+        on_path = shutil.which(name)
+        if on_path:
+            return Path(on_path)
+    return None
 
 
 def find_schema_dir() -> Path | None:
