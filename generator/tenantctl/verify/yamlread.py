@@ -22,8 +22,13 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # Numbers YAML 1.1 and 1.2 read differently: a leading zero or 0o (017, 0o17), an exponent
 # without a dot or a signed exponent (1e3, 1.5e3). A plain scalar starts a line, follows a space
-# or opens a flow collection; a file that starts with a digit goes to PyYAML anyway.
-_AMBIGUOUS_NUMBER = re.compile(r"[\s,\[{][-+]?(?:0[0-9_oO]|[0-9][0-9_.]*[eE])")
+# or opens a flow collection; a file that starts with a digit goes to PyYAML anyway. That is
+# [\s,\[{][-+]?(?:0[0-9_oO]|[0-9][0-9_.]*[eE]), written to start at the sign or digit and look
+# back: the search then stops at digits only, not at every space of the indentation.
+_AMBIGUOUS_NUMBER = re.compile(
+    r"[-+0-9](?<=[\s,\[{][-+0-9])"
+    r"(?:(?<=[-+])(?:0[0-9_oO]|[0-9][0-9_.]*[eE])|(?<=0)[0-9_oO]|(?<=[0-9])[0-9_.]*[eE])"
+)
 _TAG = re.compile(r"(?:^|[\s\[{,])!", re.MULTILINE)  # !tag, !!str (and, harmlessly, CEL's "!=")
 _DOCUMENT_START = re.compile(r"\n---(?=[ \t\r\n]|$)")  # and "---" opening the text
 _CONTENT_LINE = re.compile(r"^[ \t]*[^\s#]", re.MULTILINE)
@@ -82,22 +87,30 @@ def _fast(text: str) -> list[Any] | None:
 
 
 def _non_string_token() -> re.Pattern[str]:
-    """A JSON string whose content PyYAML would resolve to something else if it were plain."""
-    alternatives = sorted(
-        {
-            regexp.pattern.removeprefix("^").removesuffix("$")
-            for resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.values()
-            for tag, regexp in resolvers
-            if tag != _STRING_TAG
-        }
-    )
-    # Each resolver is keyed by the first characters it can match: a lookahead on those makes
-    # the scan skip most strings at their first character.
-    first = "".join(sorted(key for key in yaml.resolver.Resolver.yaml_implicit_resolvers if key))
-    return re.compile(
-        f'"(?=[{re.escape(first)}"])(' + "|".join(f"(?:{a})" for a in alternatives) + ')"',
-        re.VERBOSE,
-    )
+    """A JSON string whose content PyYAML would resolve to something else if it were plain.
+
+    Each resolver is keyed by the first characters it can match: the content is tried only
+    against the resolvers of its first character (one branch per group of characters that
+    share them), so most strings are dismissed at their first character."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items():
+        if not first:
+            continue  # the empty string, which is never a word
+        alternatives = tuple(
+            sorted(
+                regexp.pattern.removeprefix("^").removesuffix("$")
+                for tag, regexp in resolvers
+                if tag != _STRING_TAG
+            )
+        )
+        if alternatives:
+            groups.setdefault(alternatives, []).append(first)
+    branches = [
+        f"(?=[{re.escape(''.join(sorted(chars)))}])(?:" + "|".join(f"(?:{a})" for a in alts) + ")"
+        for alts, chars in sorted(groups.items(), key=lambda item: sorted(item[1]))
+    ]
+    first = re.escape("".join(sorted(char for chars in groups.values() for char in chars)))
+    return re.compile(f'"(?=[{first}])(' + "|".join(branches) + ')"', re.VERBOSE)
 
 
 _NON_STRING_TOKEN = _non_string_token()
