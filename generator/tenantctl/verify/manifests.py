@@ -11,6 +11,7 @@ Files that do not parse become ``problems`` (file, line, message), never traceba
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +26,7 @@ from tenantctl import labels
 from tenantctl.emit.staging import STAGING_PREFIX
 from tenantctl.render.bundle import render
 from tenantctl.spec.model import TenantSet
+from tenantctl.verify import splitread
 from tenantctl.verify.yamlread import load_documents
 
 Manifest = dict[str, Any]
@@ -214,19 +216,26 @@ def _read_text(path: str) -> str:
 def _from_folder(folder: Path) -> Inventory:
     objects: list[Manifest] = []
     problems: list[str] = []
-    base = os.fspath(folder)
-    for shown in _manifest_files(folder):
-        try:
-            documents = load_documents(_read_text(os.path.join(base, shown)))
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
-            problems.append(f"{where}: not valid YAML: {getattr(err, 'problem', err)}")
+    files = _manifest_files(folder)
+    read = splitread.read_all(files, functools.partial(_read_file, os.fspath(folder)))
+    for outcome in read:
+        if isinstance(outcome, str):
+            problems.append(outcome)
             continue
-        except UnicodeDecodeError as err:
-            problems.append(f"{shown}: not UTF-8 text: {err}")
-            continue
-        for document in documents:
+        for document in outcome:
             if isinstance(document, dict):
                 objects.append(document)
     return Inventory.of(str(folder), objects, problems)
+
+
+def _read_file(base: str, shown: str) -> list[Any] | str:
+    """The documents of ``shown`` (relative to ``base``), or the problem that says why they
+    cannot be read; raises ``OSError`` when the file cannot be opened or read."""
+    try:
+        return load_documents(_read_text(os.path.join(base, shown)))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
+        return f"{where}: not valid YAML: {getattr(err, 'problem', err)}"
+    except UnicodeDecodeError as err:
+        return f"{shown}: not UTF-8 text: {err}"
