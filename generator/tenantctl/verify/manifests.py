@@ -204,10 +204,18 @@ def _is(test: Callable[[], bool]) -> bool:
 
 
 def _read_text(path: str) -> str:
-    """The file as ``Path.read_text(encoding="utf-8")`` reads it (newlines translated), from
-    one unbuffered read."""
-    with open(path, "rb", buffering=0) as file:
-        text = file.readall().decode("utf-8")
+    """The file as ``Path.read_text(encoding="utf-8")`` reads it (newlines translated), with
+    plain system calls: no file object per file."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        chunks = []
+        while chunk := os.read(descriptor, 1 << 16):
+            chunks.append(chunk)
+    except OSError as err:  # named, as open() names the file it refuses (a folder, say)
+        raise OSError(err.errno, err.strerror, path) from None
+    finally:
+        os.close(descriptor)
+    text = b"".join(chunks).decode("utf-8")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text
