@@ -1,18 +1,20 @@
-"""Read a long list of files in two processes when a second core is there to take half.
+"""Compute a long list in two processes when a second core is there to take part of it.
 
 ``verify --manifests`` of a 10,000-namespace tree spends half its time reading and parsing
-53,000 files, one after the other. Here a forked child reads the later part of the list and
-hands its results back through a pipe (``marshal``, or ``pickle`` for what marshal cannot carry,
-such as the dates PyYAML reads), while the parent reads the earlier part.
+53,000 files, one after the other, and then a second on checks that do not need the network
+analysis. Here a forked child computes the later part of a list (the later half of the files;
+every family of checks after the network analysis, in ``static``) and hands its results back
+through a pipe (``marshal``, or ``pickle`` for what marshal cannot carry, such as the dates
+PyYAML reads or check results), while the parent computes the earlier part.
 
 Nothing in the outcome depends on it. Results come back in list order. Whatever the child did
-not deliver (an item it could not read, any failure, a crash, a kill) the parent reads itself,
-so a failure is raised by the same item, with the same error, as reading in one process raises
-it. The child never outlives the parent: the kernel kills it when the parent dies (Linux's
+not deliver (an item it could not compute, any failure, a crash, a kill) the parent computes
+itself, so a failure is raised by the same item, with the same error, as in one process. The
+child never outlives the parent: the kernel kills it when the parent dies (Linux's
 ``PR_SET_PDEATHSIG``), and the parent kills and reaps it on every way out. The child restores
 the default SIGINT and SIGTERM actions and leaves with ``os._exit``: none of the parent's
-handlers, buffers or exit code runs twice. With one core only, or with threads running (a fork
-copies just the calling one), or for a short list, everything is read in this process.
+handlers, buffers or exit code runs twice. With one core, a busy machine, threads running (a
+fork copies just the calling one), or a short list, everything is computed in this process.
 """
 
 from __future__ import annotations
@@ -27,10 +29,14 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
+Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 # Below this many items a second process costs more than it saves.
 MIN_ITEMS = 2000
+# How far above "all cores but one busy" the load average may be and still leave one free
+# enough to help (the load average lags and counts this process's own recent work).
+BUSY_MARGIN = 0.5
 # The parent's part of the list: a little under half, as it also unpacks the child's results.
 PARENT_SHARE = 0.47
 
@@ -43,38 +49,52 @@ def read_all(items: Sequence[str], read_one: Callable[[str], Result]) -> list[Re
     that can help; raises what that list comprehension would raise, at the same item.
 
     ``read_one``'s results must be plain data (what ``pickle`` can carry)."""
-    if not _child_can_help(len(items)):
+    if len(items) < MIN_ITEMS or not can_fork():
         return [read_one(item) for item in items]
-    split = int(len(items) * PARENT_SHARE)
+    return map_split(items, read_one, parent_takes=int(len(items) * PARENT_SHARE))
+
+
+def can_fork() -> bool:
+    """A child can help: fork exists, no other thread runs (a fork copies only the calling
+    one), and this process may run on two cores or more of which, judging by the last
+    minute's load average, one is free. On a busy machine the child would only take turns
+    with the parent, and its copy-on-write page faults would cost more than it saves."""
+    if not hasattr(os, "fork") or threading.active_count() != 1:
+        return False
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    return cores >= 2 and os.getloadavg()[0] <= cores - 1 + BUSY_MARGIN
+
+
+def map_split(
+    items: Sequence[Item], call: Callable[[Item], Result], *, parent_takes: int
+) -> list[Result]:
+    """``[call(item) for item in items]``: this process computes the first ``parent_takes``
+    items while a forked child computes the rest; what the child does not deliver is computed
+    here, so any exception is raised by the same item as in one process. ``call``'s results
+    must be what ``pickle`` can carry; the items are not sent anywhere (the child is a fork).
+    """
     parent = os.getpid()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
-        _child(parent, read_end, write_end, items[split:], read_one)
+        _child(parent, read_end, write_end, items[parent_takes:], call)
     os.close(write_end)
     try:
-        mine = [read_one(item) for item in items[:split]]
+        mine = [call(item) for item in items[:parent_takes]]
         theirs: list[Result] = _collect(read_end)
     finally:
         os.close(read_end)
         _reap(pid)
-    rest = [read_one(item) for item in items[split + len(theirs) :]]
+    rest = [call(item) for item in items[parent_takes + len(theirs) :]]
     return mine + theirs + rest
-
-
-def _child_can_help(count: int) -> bool:
-    if count < MIN_ITEMS or not hasattr(os, "fork") or threading.active_count() != 1:
-        return False
-    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else ()
-    return len(cores) >= 2
 
 
 def _child(
     parent: int,
     read_end: int,
     write_end: int,
-    items: Sequence[str],
-    read_one: Callable[[str], Any],
+    items: Sequence[Item],
+    call: Callable[[Item], Any],
 ) -> NoReturn:
     try:
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -84,8 +104,8 @@ def _child(
         done = []
         for item in items:
             try:
-                done.append(read_one(item))
-            except Exception:  # the parent reads this item again and raises what it raises
+                done.append(call(item))
+            except Exception:  # the parent computes this item again and raises what it raises
                 break
         payload = _pack(done)
         view = memoryview(payload)

@@ -31,7 +31,7 @@ EXAMPLE = REPO / "examples" / "tenants.yaml"
 def always_split(monkeypatch: pytest.MonkeyPatch) -> None:
     """Split even a short list, on any machine (the outcome must not depend on it)."""
     monkeypatch.setattr(splitread, "MIN_ITEMS", 0)
-    monkeypatch.setattr(splitread, "_child_can_help", lambda count: True)
+    monkeypatch.setattr(splitread, "can_fork", lambda: True)
 
 
 @pytest.fixture
@@ -60,12 +60,12 @@ def _children() -> set[int]:
 
 
 def _one_process(folder: Path) -> manifests.Inventory:
-    saved = splitread._child_can_help
-    splitread._child_can_help = lambda count: False  # type: ignore[assignment]
+    saved = splitread.can_fork
+    splitread.can_fork = lambda: False  # type: ignore[assignment]
     try:
         return manifests.from_folder(folder)
     finally:
-        splitread._child_can_help = saved  # type: ignore[assignment]
+        splitread.can_fork = saved  # type: ignore[assignment]
 
 
 def test_two_processes_read_the_same_inventory_as_one(tree: Path, always_split: None) -> None:
@@ -138,7 +138,7 @@ def test_the_child_dies_with_its_parent(tmp_path: Path) -> None:
             import os, sys, time
             from tenantctl.verify import splitread
             splitread.MIN_ITEMS = 0
-            splitread._child_can_help = lambda count: True
+            splitread.can_fork = lambda: True
             parent = os.getpid()
 
             def read_one(item):
@@ -187,3 +187,34 @@ def test_a_short_list_or_a_single_core_reads_in_this_process(
         monkeypatch.setattr(splitread, "MIN_ITEMS", 0)
         monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
         assert splitread.read_all(["a", "b"], str.upper) == ["A", "B"]
+
+
+def test_checks_beside_the_network_analysis_give_the_same_verification_in_a_child(
+    tree: Path, always_split: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tenantctl.verify import expectations, static
+
+    tenantset = read_tenantset(EXAMPLE)
+    inventory = manifests.from_folder(tree)
+    wanted = expectations.from_tenantset(tenantset)
+
+    def verify() -> object:
+        return static.verify_inventory(inventory, wanted, tenantset=tenantset)
+
+    monkeypatch.setattr(static, "SPLIT_FROM_OBJECTS", 0)
+    before = _children()
+    split = verify()
+    assert _children() == before
+    monkeypatch.setattr(static, "SPLIT_FROM_OBJECTS", sys.maxsize)
+    assert split == verify()
+    assert not split.ok  # the broken files: a failing run, with details, crosses over too
+
+
+def test_a_busy_machine_computes_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no CPU affinity here")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.5, 2.5, 2.5))
+    assert not splitread.can_fork()
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.7, 0.7, 0.7))
+    assert splitread.can_fork()
