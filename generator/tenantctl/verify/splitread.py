@@ -74,8 +74,16 @@ def map_split(
     must be what ``pickle`` can carry; the items are not sent anywhere (the child is a fork).
     """
     parent = os.getpid()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:  # out of file descriptors: no child, then
+        return [call(item) for item in items]
+    try:
+        pid = os.fork()
+    except OSError:  # out of processes or memory: no child, then
+        os.close(read_end)
+        os.close(write_end)
+        return [call(item) for item in items]
     if pid == 0:
         _child(parent, read_end, write_end, items[parent_takes:], call)
     os.close(write_end)

@@ -218,3 +218,13 @@ def test_a_busy_machine_computes_in_this_process(monkeypatch: pytest.MonkeyPatch
     assert not splitread.can_fork()
     monkeypatch.setattr(os, "getloadavg", lambda: (0.7, 0.7, 0.7))
     assert splitread.can_fork()
+
+
+def test_a_fork_the_system_refuses_computes_in_this_process(
+    always_split: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refuse)
+    assert splitread.read_all(["a", "b", "c"], str.upper) == ["A", "B", "C"]
