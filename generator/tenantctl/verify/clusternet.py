@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeVar
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -61,20 +62,46 @@ def resolve(
 
 
 def parse(cidr: str) -> Network | None:
+    return _parse_once(cidr) if _hashable(cidr) else _parse(cidr)
+
+
+def inside(cidr: str, excepts: Iterable[str], network: Network) -> list[Network]:
+    """The parts of ``network`` that ``cidr`` covers and ``excepts`` do not carve out."""
+    cuts = tuple(excepts)
+    if _hashable((cidr, cuts, network)):
+        return list(_inside_once(cidr, cuts, network))
+    return list(_inside(cidr, cuts, network))
+
+
+def _hashable(value: object) -> bool:
+    """False for a malformed manifest's list or mapping where a CIDR belongs: such values are
+    worked out each time, with the same outcome as before (not a network)."""
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _parse(cidr: str) -> Network | None:
     try:
         return ipaddress.ip_network(cidr, strict=False)
     except ValueError:
         return None
 
 
-def inside(cidr: str, excepts: Iterable[str], network: Network) -> list[Network]:
-    """The parts of ``network`` that ``cidr`` covers and ``excepts`` do not carve out."""
+def _inside(cidr: str, excepts: tuple[str, ...], network: Network) -> tuple[Network, ...]:
     block = parse(cidr)
     cuts = [parse(text) for text in excepts]
-    # list(): to the type checker a list of one family is not a list of either.
     if isinstance(network, ipaddress.IPv4Network):
-        return list(_carve(network, block, cuts, ipaddress.IPv4Network))
-    return list(_carve(network, block, cuts, ipaddress.IPv6Network))
+        return tuple(_carve(network, block, cuts, ipaddress.IPv4Network))
+    return tuple(_carve(network, block, cuts, ipaddress.IPv6Network))
+
+
+# Thousands of namespaces repeat the same few ipBlocks and cluster networks: each is parsed and
+# carved once (the results are immutable). typed: 1 and 1.0 are different inputs here.
+_parse_once = lru_cache(maxsize=16384, typed=True)(_parse)
+_inside_once = lru_cache(maxsize=16384, typed=True)(_inside)
 
 
 _Family = TypeVar("_Family", ipaddress.IPv4Network, ipaddress.IPv6Network)

@@ -11,9 +11,10 @@ Files that do not parse become ``problems`` (file, line, message), never traceba
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from tenantctl import labels
 from tenantctl.emit.staging import STAGING_PREFIX
 from tenantctl.render.bundle import render
 from tenantctl.spec.model import TenantSet
+from tenantctl.verify import splitread
 from tenantctl.verify.yamlread import load_documents
 
 Manifest = dict[str, Any]
@@ -165,37 +167,83 @@ def from_folder(folder: Path) -> Inventory:
 
 def _manifest_files(folder: Path) -> list[str]:
     """Relative paths ('/'-separated) of the YAML and JSON files, in path order (part by part,
-    as pathlib sorts); string paths, as there may be 50,000 of them. A half-written
-    ``tenantctl generate`` staging folder is not part of the tree."""
+    as pathlib sorts); string paths, as there may be 50,000 of them. Symbolic links are
+    followed, as ``os.walk(followlinks=True)`` and ``os.path.isfile`` would; folders that cannot
+    be listed are left out. A half-written ``tenantctl generate`` staging folder is not part of
+    the tree."""
     found: list[str] = []
-    base = os.fspath(folder)
-    for root, subfolders, names in os.walk(base, followlinks=True):
-        relative_root = os.path.relpath(root, base).replace(os.sep, "/")
-        prefix = "" if relative_root == "." else relative_root + "/"
-        subfolders[:] = [name for name in subfolders if not name.startswith(STAGING_PREFIX)]
-        for name in names:
-            suffix = os.path.splitext(name)[1]
-            if suffix in (".yaml", ".yml", ".json") and os.path.isfile(os.path.join(root, name)):
+    pending = [("", os.fspath(folder))]
+    while pending:
+        prefix, where = pending.pop()
+        try:
+            with os.scandir(where) as listing:
+                entries = list(listing)
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            # DirEntry answers from the directory listing's file type, with no stat per file
+            # unless the entry is a symbolic link.
+            if _is(entry.is_dir):
+                if not name.startswith(STAGING_PREFIX):
+                    pending.append((prefix + name + "/", entry.path))
+            elif os.path.splitext(name)[1] in _SUFFIXES and _is(entry.is_file):
                 found.append(prefix + name)
     return sorted(found, key=lambda relative: relative.split("/"))
+
+
+_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _is(test: Callable[[], bool]) -> bool:
+    """A DirEntry test, False where the file system cannot say (as os.path.isdir/isfile)."""
+    try:
+        return test()
+    except OSError:
+        return False
+
+
+def _read_text(path: str) -> str:
+    """The file as ``Path.read_text(encoding="utf-8")`` reads it (newlines translated), with
+    plain system calls: no file object per file."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        chunks = []
+        while chunk := os.read(descriptor, 1 << 16):
+            chunks.append(chunk)
+    except OSError as err:  # named, as open() names the file it refuses (a folder, say)
+        raise OSError(err.errno, err.strerror, path) from None
+    finally:
+        os.close(descriptor)
+    text = b"".join(chunks).decode("utf-8")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 def _from_folder(folder: Path) -> Inventory:
     objects: list[Manifest] = []
     problems: list[str] = []
-    for shown in _manifest_files(folder):
-        path = folder / shown
-        try:
-            documents = load_documents(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
-            problems.append(f"{where}: not valid YAML: {getattr(err, 'problem', err)}")
+    files = _manifest_files(folder)
+    read = splitread.read_all(files, functools.partial(_read_file, os.fspath(folder)))
+    for outcome in read:
+        if isinstance(outcome, str):
+            problems.append(outcome)
             continue
-        except UnicodeDecodeError as err:
-            problems.append(f"{shown}: not UTF-8 text: {err}")
-            continue
-        for document in documents:
+        for document in outcome:
             if isinstance(document, dict):
                 objects.append(document)
     return Inventory.of(str(folder), objects, problems)
+
+
+def _read_file(base: str, shown: str) -> list[Any] | str:
+    """The documents of ``shown`` (relative to ``base``), or the problem that says why they
+    cannot be read; raises ``OSError`` when the file cannot be opened or read."""
+    try:
+        return load_documents(_read_text(os.path.join(base, shown)))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
+        return f"{where}: not valid YAML: {getattr(err, 'problem', err)}"
+    except UnicodeDecodeError as err:
+        return f"{shown}: not UTF-8 text: {err}"

@@ -445,43 +445,44 @@ def analyse(
         if ingress.any_ports:
             result.any_destinations[pod.index] = ingress.any_ports
 
-    def peer_matches(peer: Peer, pod: PodClass) -> bool:
-        if peer.ip_block:
-            return False
-        if peer.namespaces is None:
-            if pod.namespace != peer.policy_namespace:
-                return False
-        elif pod.namespace not in index.select(peer.namespaces):
-            return False
-        return peer.pods is None or peer.pods.matches(pod.label_map)
+    # The pods each peer matches, worked out once per peer: a policy's rules (and so its
+    # peers) apply to every pod class it selects, and each candidate pair asks again.
+    peer_targets: dict[int, frozenset[int]] = {}
 
-    def targets(peer: Peer) -> Iterator[PodClass]:
-        if peer.ip_block:
-            return
-        where = (
-            [peer.policy_namespace] if peer.namespaces is None else index.select(peer.namespaces)
-        )
-        for namespace in where:
-            for pod in result.classes_by_namespace.get(namespace, []):
-                if peer.pods is None or peer.pods.matches(pod.label_map):
-                    yield pod
+    def targets(peer: Peer) -> frozenset[int]:
+        found = peer_targets.get(id(peer))
+        if found is not None:
+            return found
+        matched: set[int] = set()
+        if not peer.ip_block:
+            where = (
+                [peer.policy_namespace]
+                if peer.namespaces is None
+                else index.select(peer.namespaces)
+            )
+            for namespace in where:
+                for pod in result.classes_by_namespace.get(namespace, []):
+                    if peer.pods is None or peer.pods.matches(pod.label_map):
+                        matched.add(pod.index)
+        found = peer_targets[id(peer)] = frozenset(matched)
+        return found
 
     # Candidate pairs: along the specific peers of isolated egress and isolated ingress rules.
     candidates: set[tuple[int, int]] = set()
     for pod in result.classes:
         for rule in result.egress[pod.index].rules:
             for peer in rule.peers or ():
-                candidates.update((pod.index, d.index) for d in targets(peer))
+                candidates.update((pod.index, d) for d in targets(peer))
         for rule in result.ingress[pod.index].rules:
             for peer in rule.peers or ():
-                candidates.update((s.index, pod.index) for s in targets(peer))
+                candidates.update((s, pod.index) for s in targets(peer))
 
     def allowed(side: _Side, other: PodClass) -> tuple[PortSet, tuple[str, ...]]:
         if not side.isolated:
             return ALL_PORTS, ()
         ports, via = NO_PORTS, []
         for rule in side.rules:
-            if rule.peers is None or any(peer_matches(p, other) for p in rule.peers):
+            if rule.peers is None or any(other.index in targets(p) for p in rule.peers):
                 ports = ports.union(rule.ports)
                 via.append(rule.policy)
         return ports, tuple(dict.fromkeys(via))

@@ -56,25 +56,30 @@ class _Judge:
 
     def __init__(self, expectations: Expectations) -> None:
         self.expectations = expectations
-        self.by_destination: dict[str, list[Allowance]] = {}
+        # Indexed by (destination, source) namespace: istio-system alone has one allowance per
+        # Istio namespace, and scanning them all for each of its flows was quadratic.
+        self.by_pair: dict[tuple[str, str], list[Allowance]] = {}
+        self.from_platform: dict[str, list[Allowance]] = {}
         for allowance in expectations.allowances:
             for namespace in allowance.destinations:
-                self.by_destination.setdefault(namespace, []).append(allowance)
+                if allowance.sources is None:
+                    self.from_platform.setdefault(namespace, []).append(allowance)
+                    continue
+                for source in allowance.sources:
+                    self.by_pair.setdefault((namespace, source), []).append(allowance)
 
     def allowed(self, flow: Flow) -> bool:
         source, destination = flow.source, flow.destination
         if source.namespace == destination.namespace and source.namespace != OTHER_NAMESPACE:
             return True  # within one namespace: the tenant's own business, never cross-tenant
+        candidates = self.by_pair.get((destination.namespace, source.namespace), [])
+        if (
+            source.namespace != OTHER_NAMESPACE
+            and self.expectations.tenant_of(source.namespace) is None
+        ):
+            candidates = candidates + self.from_platform.get(destination.namespace, [])
         have = NO_PORTS
-        for allowance in self.by_destination.get(destination.namespace, ()):
-            if allowance.sources is None:
-                if (
-                    source.namespace == OTHER_NAMESPACE
-                    or self.expectations.tenant_of(source.namespace) is not None
-                ):
-                    continue
-            elif source.namespace not in allowance.sources:
-                continue
+        for allowance in candidates:
             if not allowance.source_pods.matches(source.label_map):
                 continue
             if not allowance.destination_pods.matches(destination.label_map):

@@ -243,12 +243,22 @@ class Bindings:
 
 
 def _is_everything(grant: Grant) -> bool:
-    return grant.role == "ClusterRole cluster-admin" or any(
-        "*" in (r.get("verbs") or [])
-        and "*" in (r.get("resources") or [])
-        and "*" in (r.get("apiGroups") or [])
-        for r in grant.rules or ()
-    )
+    if grant.role == "ClusterRole cluster-admin":
+        return True
+    # Grants of one role share one rules tuple (see Grant.allows): judge it once.
+    key = id(grant.rules)
+    found = _EVERYTHING.get(key)
+    if found is None:
+        found = _EVERYTHING[key] = any(
+            "*" in (r.get("verbs") or [])
+            and "*" in (r.get("resources") or [])
+            and "*" in (r.get("apiGroups") or [])
+            for r in grant.rules or ()
+        )
+    return found
+
+
+_EVERYTHING: dict[int, bool] = {}
 
 
 def _line(grant: Grant) -> str:
@@ -323,6 +333,9 @@ def check_rbac(
     roles = Roles(inventory, builtin_cluster_roles() if builtin is None else builtin)
     bindings = Bindings(inventory, roles)
     _ALLOWS.clear()
+    _EVERYTHING.clear()
+    _QUOTA_WRITES.clear()
+    _CAPABLE.clear()
     owners = _Owners(expectations)
     results: list[Result] = []
     summaries: dict[str, list[str]] = {}
@@ -392,25 +405,19 @@ def check_rbac(
             [
                 f"{_line(g)} allows {verb} {resource}"
                 for g in grants
-                for resource in ("resourcequotas", "limitranges")
-                for verb in WRITE_VERBS
-                if g.allows(verb, "", resource)
+                for resource, verb in _quota_writes(g)
             ],
             "a tenant identity can change its own ResourceQuota or LimitRange",
             "no tenant identity can change a ResourceQuota or LimitRange",
         )
         if expectations.from_spec:
             missing = []
+            present = {(g.subject, g.namespace, g.role) for g in grants}
             for role, (groups, users) in sorted(tenant.roles.items()):
                 for namespace in tenant.namespaces:
                     for kind, names in (("Group", groups), ("User", users)):
                         for name in names:
-                            if not any(
-                                g.subject == f"{kind} {name}"
-                                and g.namespace == namespace
-                                and g.role == f"ClusterRole {role}"
-                                for g in grants
-                            ):
+                            if (f"{kind} {name}", namespace, f"ClusterRole {role}") not in present:
                                 missing.append(
                                     f"{kind} {name} -> ClusterRole {role} in {namespace}"
                                 )
@@ -431,10 +438,34 @@ def _summary(grants: list[Grant]) -> list[str]:
         by_subject.setdefault((grant.subject, grant.where()), []).append(grant)
     for (subject, where), found in sorted(by_subject.items()):
         role_names = ", ".join(sorted({g.role.split(" ", 1)[1] for g in found}))
-        can = [
-            label
-            for label, verb, group, resource in CAPABILITIES
-            if any(g.allows(verb, group, resource) for g in found)
-        ]
+        key = frozenset(id(g.rules) for g in found)
+        can = _CAPABLE.get(key)
+        if can is None:
+            can = _CAPABLE[key] = [
+                label
+                for label, verb, group, resource in CAPABILITIES
+                if any(g.allows(verb, group, resource) for g in found)
+            ]
         lines.append(f"{subject} {where}: {role_names}; can {', '.join(can) or 'nothing listed'}")
     return lines
+
+
+# Keyed, like _ALLOWS, by the ids of rules tuples that live as long as one check_rbac run,
+# which clears them first.
+_QUOTA_WRITES: dict[int, list[tuple[str, str]]] = {}
+_CAPABLE: dict[frozenset[int], list[str]] = {}
+
+
+def _quota_writes(grant: Grant) -> list[tuple[str, str]]:
+    """(resource, verb) pairs of the writes to ResourceQuotas and LimitRanges ``grant`` allows,
+    in the order the rbac.quota-write lines list them."""
+    key = id(grant.rules)
+    found = _QUOTA_WRITES.get(key)
+    if found is None:
+        found = _QUOTA_WRITES[key] = [
+            (resource, verb)
+            for resource in ("resourcequotas", "limitranges")
+            for verb in WRITE_VERBS
+            if grant.allows(verb, "", resource)
+        ]
+    return found
