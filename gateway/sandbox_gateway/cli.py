@@ -7,6 +7,7 @@ Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 2 for bad flags or missin
 
 from __future__ import annotations
 
+import gc
 import logging
 import ssl
 import sys
@@ -62,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     if config.tls_cert is not None and config.tls_key is not None:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(config.tls_cert, config.tls_key)
+    # What start-up imported and built lives as long as the process. Keep it out of the cyclic
+    # collector's full collections, which walked it (about 54,000 objects) while every call in
+    # flight on either API waited: 28 ms against 6 ms frozen, at 200 creates/s
+    # (bench/gateway_overhead.py).
+    gc.freeze()
     web.run_app(
         app,
         host=config.host,

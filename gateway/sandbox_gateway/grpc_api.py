@@ -393,6 +393,31 @@ for _method in SERVICE.methods:
 # ----- the server ---------------------------------------------------------------------------------
 
 
+class _Recorder:
+    """Stands in for a server to keep the handlers openshell's generated code would register."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        pass  # the same handlers as below, by method name
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
+    ) -> None:
+        self.handlers.update(handlers)
+
+
+def _method_handlers(service: OpenShellService) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
+    """Every method's handler (the pinned wheel's deserializers), by method name."""
+    recorder = _Recorder()
+    # openshell's generated *_pb2_grpc modules carry no annotations (its *_pb2 modules do).
+    openshell_pb2_grpc.add_OpenShellServicer_to_server(  # type: ignore[no-untyped-call]
+        service, recorder
+    )
+    return recorder.handlers
+
+
 async def start_server(
     gateway: Gateway, *, host: str, port: int, tls: tuple[bytes, bytes] | None
 ) -> tuple[grpc.aio.Server, int]:
@@ -401,9 +426,14 @@ async def start_server(
     ``tls`` is (certificate chain PEM, private key PEM); None serves plaintext.
     """
     server = grpc.aio.server()
-    # openshell's generated *_pb2_grpc modules carry no annotations (its *_pb2 modules do).
-    openshell_pb2_grpc.add_OpenShellServicer_to_server(  # type: ignore[no-untyped-call]
-        OpenShellService(gateway), server
+    handlers = _method_handlers(OpenShellService(gateway))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+    # Only the served calls as registered methods: grpcio's asyncio server keeps one pending
+    # request per registered method and waits on all of them for every call it accepts, so
+    # registering all 43 methods of the service cost each call a wait over 44 futures. The
+    # rest reach their UNIMPLEMENTED answers through the generic handler above.
+    server.add_registered_method_handlers(
+        SERVICE_NAME, {method: handlers[method] for method in SERVED_METHODS}
     )
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     if tls is None:

@@ -2,11 +2,14 @@
 
 Covers: the three namespace modes from flags, and selectors that would serve unmarked
 namespaces refused; credentials found as kubectl finds them (tenantctl.kube), with the problem
-named; the OpenAPI document lists exactly the routes the application serves; /healthz, /metrics.
+named; the command freezes its start-up heap out of the cyclic collector's full collections
+before it serves; the OpenAPI document lists exactly the routes the application serves;
+/healthz, /metrics.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -90,6 +93,30 @@ def test_a_kubeconfig_naming_a_missing_context_exits_2_with_the_known_contexts(
     assert capsys.readouterr().err == (
         "sandbox-gateway: context 'gone' is not in the kubeconfig (contexts: none)\n"
     )
+
+
+def test_the_command_freezes_its_start_up_heap_before_it_serves(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'http://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+    )
+    frozen_when_serving: list[int] = []
+    monkeypatch.setattr(
+        gateway_cli.web,
+        "run_app",
+        lambda *_, **__: frozen_when_serving.append(gc.get_freeze_count()),
+    )
+    gc.unfreeze()
+    try:
+        assert gateway_cli.main([f"--kubeconfig={kubeconfig}", "--grpc-port=0"]) == 0
+    finally:
+        gc.unfreeze()
+    assert frozen_when_serving and frozen_when_serving[0] > 0
 
 
 def test_the_openapi_document_describes_exactly_the_served_routes() -> None:
