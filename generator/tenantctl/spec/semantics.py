@@ -84,6 +84,7 @@ class _Checker:
         platform = _mapping(_mapping(data.get("spec")).get("platform"))
         self.gateway = _mapping(platform.get("gateway"))
         self.openshell = self.gateway.get("flavor", "tenantctl") == "openshell"
+        self._well_known: list[str] | None = None
 
     def add(self, path: Path, message: str, hint: str, *, at_value: bool = True) -> None:
         self.findings.append(Finding(path, message, hint, at_value))
@@ -218,9 +219,11 @@ class _Checker:
                 )
 
     def well_known_namespaces(self) -> list[str]:
-        platform = _mapping(_mapping(self.data.get("spec")).get("platform"))
-        entries = platform.get("reservedNamespaces", WELL_KNOWN)
-        return [entry for entry in entries if isinstance(entry, str)]
+        if self._well_known is None:  # asked once per namespace; the document does not change
+            platform = _mapping(_mapping(self.data.get("spec")).get("platform"))
+            entries = platform.get("reservedNamespaces", WELL_KNOWN)
+            self._well_known = [entry for entry in entries if isinstance(entry, str)]
+        return self._well_known
 
     def check_reserved_entries(self) -> None:
         path: Path = ("spec", "platform", "reservedNamespaces")
