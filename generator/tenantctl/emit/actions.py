@@ -117,15 +117,17 @@ def generate(
     elif output_format == "helm":
         files = helm.chart_files(tenantset)
         owned = list(helm.OWNED_PATHS)
+    elif delivery is None:
+        files = kustomize.spec_tree_files(tenantset)
+        owned = list(kustomize.OWNED_PATHS)
     else:
         rendering = render(tenantset)
         files = kustomize.tree_files(rendering)
         owned = list(kustomize.OWNED_PATHS)
-        if delivery is not None:
-            result = gitops.gitops_output(tenantset, rendering, delivery)
-            files.update(gitops.tree_files(tenantset.spec_id, delivery.tool, result))
-            owned.append(gitops.output_folder(delivery.tool))
-            notes = result.notes
+        result = gitops.gitops_output(tenantset, rendering, delivery)
+        files.update(gitops.tree_files(tenantset.spec_id, delivery.tool, result))
+        owned.append(gitops.output_folder(delivery.tool))
+        notes = result.notes
 
     conflicts = ownership.find_conflicts(output, owned, previous, files)
     if conflicts and not force:
