@@ -5,7 +5,9 @@ Aspects: the halves join in order into the one-process result; a child that fail
 is signalled alone leaves its half to the parent, with the same result; an interrupt in the
 parent (Ctrl-C reaching both) kills and reaps the child before it propagates; a parent killed
 outright takes its child with it; too few items, or another thread running, means no fork;
-the Kustomize tree made from the spec on two cores is the tree made from one rendering.
+the Kustomize tree made from the spec on two cores is the tree made from one rendering; files
+written and hashed on two cores are those of one process, and a write error in the child's half
+is raised by the parent, with its path.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tenantctl import interrupts
-from tenantctl.emit import forking, kustomize
+from tenantctl.emit import forking, kustomize, ownership, staging
 from tenantctl.render.bundle import render
 from tenantctl.spec.reading import read_tenantset
 
@@ -142,6 +144,8 @@ def test_ctrl_c_ends_the_child_and_interrupts_the_parent() -> None:
     finally:
         for fd in (*started, *never):
             os.close(fd)
+        with interrupts.handled():
+            pass  # forget the interrupt, as a new command would
     assert children and _gone(children[0])
     assert _no_children_left()
 
@@ -233,3 +237,43 @@ def test_the_tree_from_the_spec_on_two_cores_is_the_tree_of_one_rendering(
     tenantset = read_tenantset(REPO / "examples" / spec)
     monkeypatch.setattr(forking, "MIN_ITEMS", 2)
     assert kustomize.spec_tree_files(tenantset) == kustomize.tree_files(render(tenantset))
+
+
+def _example_files() -> dict[str, str]:
+    return kustomize.tree_files(render(read_tenantset(REPO / "examples" / "tenants.yaml")))
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_files_written_and_hashed_on_two_cores_are_those_of_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _example_files()
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    with interrupts.handled():  # as generate runs it (and no interrupt left from another test)
+        monkeypatch.setattr(forking, "MIN_ITEMS", sys.maxsize)
+        one = staging.write_files(tmp_path / "one", files)
+        monkeypatch.setattr(forking, "MIN_ITEMS", 2)
+        two = staging.write_files(tmp_path / "two", files)
+
+    assert two == one == {path: ownership.digest_text(text) for path, text in files.items()}
+    assert _tree(tmp_path / "two") == _tree(tmp_path / "one")
+    assert _no_children_left()
+
+
+def test_a_write_error_in_the_childs_half_is_raised_by_the_parent_with_its_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _example_files()
+    last = list(files)[-1]  # written by the child
+    (tmp_path / last).mkdir(parents=True)  # a folder where the file should go
+    monkeypatch.setattr(forking, "MIN_ITEMS", 2)
+
+    with interrupts.handled(), pytest.raises(IsADirectoryError) as raised:
+        staging.write_files(tmp_path, files)
+
+    assert raised.value.filename == f"{tmp_path}/{last}"
+    assert _no_children_left()

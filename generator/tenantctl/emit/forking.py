@@ -40,14 +40,20 @@ _READ_CHUNK = 1 << 20  # bytes decoded at a time: the parent never holds the chi
 _IOV_MAX = 1024
 
 
-def texts(function: Callable[[Sequence[_Item]], list[str]], items: Sequence[_Item]) -> list[str]:
-    """``function(items)``, worked out on two cores when that pays. ``function`` must be pure and
-    work item by item: ``function(a + b) == function(a) + function(b)``."""
+def texts(
+    function: Callable[[Sequence[_Item]], list[str]],
+    items: Sequence[_Item],
+    *,
+    child_share: float = 0.5,
+) -> list[str]:
+    """``function(items)``, worked out on two cores when that pays. ``function`` must work item
+    by item, ``function(a + b) == function(a) + function(b)``, and may be run twice over the
+    same items. ``child_share``: the part of the items the child takes (the parent has the
+    hand-over to read besides)."""
     if not _worth_forking(len(items)):
         return function(items)
-    half = len(items) // 2
-    first, second = items[:half], items[half:]
-    return _forked(function, first, second)
+    split = len(items) - int(len(items) * child_share)
+    return _forked(function, items[:split], items[split:])
 
 
 def _worth_forking(count: int) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -216,10 +217,16 @@ def next_manifest(
     owned: list[str],
     previous: Manifest | None,
     new_files: dict[str, str],
+    digests: Mapping[str, str] | None = None,
 ) -> Manifest:
     """The record after this run: what it writes, plus earlier entries outside its owned paths
-    that are still on disk (say gitops/argocd/ from a run with --gitops), so none is forgotten."""
-    files = {path: digest_text(text) for path, text in new_files.items()}
+    that are still on disk (say gitops/argocd/ from a run with --gitops), so none is forgotten.
+
+    ``digests``: the new files' SHA-256 where already known (``staging.write_files`` gives them)."""
+    if digests is None:
+        files = {path: digest_text(text) for path, text in new_files.items()}
+    else:
+        files = {path: digests[path] for path in new_files}
     if previous is not None:
         for path, recorded in previous.files.items():
             if _under(path, owned) or path in files:
