@@ -98,6 +98,7 @@ def main() -> None:
         one_process = timed("write YAML text (one process)", kustomize.tree_files, rendering)
         del rendering
         forking.MIN_ITEMS = forked_min
+        free_at_render = forking.second_core_free(len(os.sched_getaffinity(0)))
         files = timed(
             "render and write YAML text, as generate does (2 cores if free)",
             kustomize.spec_tree_files,
@@ -111,6 +112,8 @@ def main() -> None:
             "ownership record alone (SHA-256 of every text, one process)",
             lambda: ownership.next_manifest(output, "kustomize", owned, None, files).text(),
         )
+
+        free_at_write = forking.second_core_free(len(os.sched_getaffinity(0)))
 
         def write_and_place() -> None:
             with staging.staging_folder(output) as stage:
@@ -141,6 +144,11 @@ def main() -> None:
             f"{args.tenants * args.namespaces_per_tenant} namespaces, {len(files)} files, "
             f"{size / 1e6:.1f} MB, in {workdir.parent}, {len(os.sched_getaffinity(0))} CPUs; "
             "load average " + " ".join(f"{load:.2f}" for load in os.getloadavg())
+        )
+        print(
+            "  a second core was free (/proc/loadavg) when rendering started: "
+            f"{'yes' if free_at_render else 'no'}, when writing started: "
+            f"{'yes' if free_at_write else 'no'} (else one process did that phase)"
         )
         print(f"  {'phase':<70} {'wall':>8} {'CPU':>8}")
         for label, wall, used in phases:

@@ -4,7 +4,8 @@ of one process, and the child never outlives the parent.
 Aspects: the halves join in order into the one-process result; a child that fails, is killed or
 is signalled alone leaves its half to the parent, with the same result; an interrupt in the
 parent (Ctrl-C reaching both) kills and reaps the child before it propagates; a parent killed
-outright takes its child with it; too few items, or another thread running, means no fork;
+outright takes its child with it; too few items, another thread running, or no core free for
+the child (by /proc/loadavg) means no fork;
 the Kustomize tree made from the spec on two cores is the tree made from one rendering; files
 written and hashed on two cores are those of one process, and a write error in the child's half
 is raised by the parent, with its path.
@@ -67,6 +68,13 @@ def test_the_halves_join_into_the_one_process_result() -> None:
     assert _no_children_left()
 
 
+@pytest.fixture
+def free_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fork whatever else runs on the machine now (the tests must not depend on its load)."""
+    monkeypatch.setattr(forking, "second_core_free", lambda cores: True)
+
+
+@pytest.mark.usefixtures("free_cores")
 def test_texts_gives_the_one_process_result_above_the_threshold(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -209,6 +217,7 @@ def test_the_child_dies_with_a_parent_killed_outright(tmp_path: Path) -> None:
         process.stdout.close()
 
 
+@pytest.mark.usefixtures("free_cores")
 def test_no_fork_below_the_threshold_or_beside_another_thread(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -230,6 +239,7 @@ def test_no_fork_below_the_threshold_or_beside_another_thread(
         other.join()
 
 
+@pytest.mark.usefixtures("free_cores")
 @pytest.mark.parametrize("spec", ["tenants.yaml", "openshell-file-allowlist.yaml"])
 def test_the_tree_from_the_spec_on_two_cores_is_the_tree_of_one_rendering(
     spec: str, monkeypatch: pytest.MonkeyPatch
@@ -247,6 +257,7 @@ def _tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
+@pytest.mark.usefixtures("free_cores")
 def test_files_written_and_hashed_on_two_cores_are_those_of_one_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -264,6 +275,7 @@ def test_files_written_and_hashed_on_two_cores_are_those_of_one_process(
     assert _no_children_left()
 
 
+@pytest.mark.usefixtures("free_cores")
 def test_a_write_error_in_the_childs_half_is_raised_by_the_parent_with_its_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -277,3 +289,28 @@ def test_a_write_error_in_the_childs_half_is_raised_by_the_parent_with_its_path(
 
     assert raised.value.filename == f"{tmp_path}/{last}"
     assert _no_children_left()
+
+
+@pytest.mark.parametrize(
+    ("loadavg", "cores", "free"),
+    [
+        ("0.31 0.40 0.52 1/99 4242\n", 2, True),  # only this process runs
+        ("2.36 2.41 2.01 3/99 7362\n", 2, False),  # two others hold both cores
+        ("1.10 1.00 0.90 2/99 4242\n", 2, False),
+        ("1.10 1.00 0.90 2/99 4242\n", 4, True),
+        ("0.31 0.40 0.52 1/99 4242\n", 1, False),  # one core: nothing to share
+    ],
+)
+def test_a_core_is_free_when_fewer_tasks_run_than_there_are_cores(
+    loadavg: str, cores: int, free: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "loadavg").write_text(loadavg)
+    monkeypatch.setattr(forking, "LOADAVG", str(tmp_path / "loadavg"))
+    assert forking.second_core_free(cores) is free
+
+
+def test_without_a_load_figure_a_second_core_counts_as_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(forking, "LOADAVG", str(tmp_path / "missing"))
+    assert forking.second_core_free(2)

@@ -8,10 +8,10 @@ child touches no file but an anonymous in-memory one (``memfd_create``); everyth
 decides what is written, and every write, stays in the parent, so staging, ownership and the
 all-or-nothing rules are those of one process.
 
-The result is the same list either way, in the same order. Whenever the child cannot help (one
-core free, another thread running, a platform without ``fork``, ``memfd_create`` or
-``prctl``, or the child failing or dying for any reason) the parent works out the second half
-itself: slower, never different.
+The result is the same list either way, in the same order. Whenever the child cannot help (no
+second core free at the start, another thread running, a platform without ``fork``,
+``memfd_create`` or ``prctl``, or the child failing or dying for any reason) the parent works
+out the second half itself: slower, never different.
 
 The child never outlives the parent: it asks the kernel to kill it when the parent dies
 (``PR_SET_PDEATHSIG``), and the parent kills and reaps it on every way out, an interrupt
@@ -33,6 +33,7 @@ _Item = TypeVar("_Item")
 
 # Below this many items the fork and the hand-over cost more than the second core saves.
 MIN_ITEMS = 2000
+LOADAVG = "/proc/loadavg"  # its fourth field: tasks running now / tasks
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _COUNT = struct.Struct("<Q")
@@ -62,10 +63,25 @@ def _worth_forking(count: int) -> bool:
         and hasattr(os, "fork")
         and hasattr(os, "memfd_create")
         and hasattr(os, "sched_getaffinity")
-        and len(os.sched_getaffinity(0)) >= 2
         and threading.active_count() == 1
         and threading.current_thread() is threading.main_thread()
+        and second_core_free(len(os.sched_getaffinity(0)))
     )
+
+
+def second_core_free(cores: int) -> bool:
+    """Whether a second process of ours would have a core of its own right now: fewer tasks
+    running than ``cores``, this one included (``/proc/loadavg``). When other work holds the
+    cores, the child only shares them with this process, and its overhead (copy-on-write, the
+    hand-over) lengthens the run instead of shortening it."""
+    if cores < 2:
+        return False
+    try:
+        with open(LOADAVG, "rb") as loadavg:
+            running = int(loadavg.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return True  # nothing says the cores are taken
+    return running < cores
 
 
 def _forked(
