@@ -69,7 +69,12 @@ def _rendered_overlay_texts(
     header: str,
     pairs: Sequence[tuple[Tenant, TenantNamespace]],
 ) -> list[str]:
-    return _overlay_texts(header, bundle.render_namespaces(tenantset, pairs, calls))
+    # One namespace at a time: each rendering is dropped once written, and the next one reuses
+    # its memory instead of growing the heap by every namespace's objects at once.
+    texts: list[str] = []
+    for pair in pairs:
+        texts.extend(_overlay_texts(header, bundle.render_namespaces(tenantset, [pair], calls)))
+    return texts
 
 
 def _overlay_texts(header: str, namespaces: Sequence[NamespaceFiles]) -> list[str]:
