@@ -55,14 +55,23 @@ class Manifest:
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256 hex digest
 
     def text(self) -> str:
-        """Deterministic JSON: same files, same bytes."""
+        """Deterministic JSON: same files, same bytes (``json.dumps(..., indent=2)``)."""
         body = {
             "generatedBy": "tenantctl",
             "version": MANIFEST_VERSION,
             "format": self.format,
-            "files": dict(sorted(self.files.items())),
+            "files": {},
         }
-        return json.dumps(body, indent=2, sort_keys=False) + "\n"
+        head = json.dumps(body, indent=2, sort_keys=False)
+        if not self.files:
+            return head + "\n"
+        # json's indented output is its pure-Python encoder, 0.1 s for 53,000 files: the entries
+        # are written here, each string by the C function json.dumps uses for it.
+        encode = json.encoder.encode_basestring_ascii
+        entries = ",\n".join(
+            f"    {encode(path)}: {encode(digest)}" for path, digest in sorted(self.files.items())
+        )
+        return head.removesuffix("{}\n}") + "{\n" + entries + "\n  }\n}\n"
 
 
 def digest(data: bytes) -> str:
