@@ -11,8 +11,9 @@ the files written and hashed by a forked child when a second core is free). Each
 wall seconds and CPU seconds (this process and its children). Then, in the same run, the floor
 of the file-writing phase: the same files, with the same sizes, written by a plain loop
 (``os.open``/``os.write``/``os.close``, one process, no hashing) into a fresh folder on the same
-filesystem. Prints each phase, generate's total, and the ratio of the write phase to its
-floor.
+filesystem. Prints each phase (marked when a child process did part of it), generate's
+total, and the ratio of the write phase to its floor. ``--second-core always|never`` forks
+whatever the load, or never, to compare the two in the same conditions.
 
     .venv/bin/python bench/generate_phases.py --tenants 2500 --namespaces-per-tenant 4 \
         --workdir /dev/shm
@@ -36,7 +37,7 @@ import yaml
 
 import synthetic
 
-WRITE_PHASE = "write and hash the files, put them in place, as generate (2 cores if free)"
+WRITE_PHASE = "write and hash the files, put them in place, as generate does"
 
 
 def plain_write_floor(root: Path, files: dict[str, bytes]) -> float:
@@ -57,6 +58,13 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=2500)
     parser.add_argument("--namespaces-per-tenant", type=int, default=4)
     parser.add_argument("--workdir", type=Path, default=None, help="default: a folder in /tmp")
+    parser.add_argument(
+        "--second-core",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="auto: fork as generate does, when /proc/loadavg shows a core free; always: "
+        "fork whatever the load; never: one process",
+    )
     args = parser.parse_args()
 
     gc.disable()
@@ -66,6 +74,12 @@ def main() -> None:
         times = os.times()
         return times.user + times.system + times.children_user + times.children_system
 
+    def children_cpu() -> float:
+        times = os.times()
+        return times.children_user + times.children_system
+
+    forked: set[str] = set()  # phases in which a child process did part of the work
+
     started, started_cpu = time.perf_counter(), cpu()
     from tenantctl.emit import actions, forking, kustomize, ownership, staging
     from tenantctl.render.bundle import render
@@ -74,11 +88,17 @@ def main() -> None:
     phases: list[tuple[str, float, float]] = [
         ("imports", time.perf_counter() - started, cpu() - started_cpu)
     ]
+    if args.second_core == "always":
+        forking.second_core_free = lambda cores: True  # type: ignore[assignment]
+    elif args.second_core == "never":
+        forking.MIN_ITEMS = sys.maxsize
 
     def timed(label: str, step, *arguments):  # type: ignore[no-untyped-def]
-        start, start_cpu = time.perf_counter(), cpu()
+        start, start_cpu, start_children = time.perf_counter(), cpu(), children_cpu()
         result = step(*arguments)
         phases.append((label, time.perf_counter() - start, cpu() - start_cpu))
+        if children_cpu() > start_children:
+            forked.add(label)
         return result
 
     workdir = Path(tempfile.mkdtemp(prefix="tenantctl-phases-", dir=args.workdir))
@@ -98,9 +118,8 @@ def main() -> None:
         one_process = timed("write YAML text (one process)", kustomize.tree_files, rendering)
         del rendering
         forking.MIN_ITEMS = forked_min
-        free_at_render = forking.second_core_free(len(os.sched_getaffinity(0)))
         files = timed(
-            "render and write YAML text, as generate does (2 cores if free)",
+            "render and write YAML text, as generate does",
             kustomize.spec_tree_files,
             tenantset,
         )
@@ -113,8 +132,6 @@ def main() -> None:
             lambda: ownership.next_manifest(output, "kustomize", owned, None, files).text(),
         )
 
-        free_at_write = forking.second_core_free(len(os.sched_getaffinity(0)))
-
         def write_and_place() -> None:
             with staging.staging_folder(output) as stage:
                 digests = staging.write_files(stage.new, files)
@@ -126,7 +143,7 @@ def main() -> None:
         generate_phases = {
             "imports",
             "read and check the spec",
-            "render and write YAML text, as generate does (2 cores if free)",
+            "render and write YAML text, as generate does",
             WRITE_PHASE,
         }
         total = sum(wall for label, wall, _ in phases if label in generate_phases)
@@ -145,14 +162,10 @@ def main() -> None:
             f"{size / 1e6:.1f} MB, in {workdir.parent}, {len(os.sched_getaffinity(0))} CPUs; "
             "load average " + " ".join(f"{load:.2f}" for load in os.getloadavg())
         )
-        print(
-            "  a second core was free (/proc/loadavg) when rendering started: "
-            f"{'yes' if free_at_render else 'no'}, when writing started: "
-            f"{'yes' if free_at_write else 'no'} (else one process did that phase)"
-        )
-        print(f"  {'phase':<70} {'wall':>8} {'CPU':>8}")
+        print(f"  {'phase (*: a child process did part of it)':<70} {'wall':>8} {'CPU':>8}")
         for label, wall, used in phases:
-            print(f"  {label:<70} {wall:6.2f} s {used:6.2f} s")
+            mark = "*" if label in forked else " "
+            print(f"  {label:<69}{mark} {wall:6.2f} s {used:6.2f} s")
         print(
             f"  {'generate: imports, read, render+text, write+hash, as generate does':<70} "
             f"{total:6.2f} s {total_cpu:6.2f} s"
