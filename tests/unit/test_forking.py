@@ -4,8 +4,8 @@ of one process, and the child never outlives the parent.
 Aspects: the halves join in order into the one-process result; a child that fails, is killed or
 is signalled alone leaves its half to the parent, with the same result; an interrupt in the
 parent (Ctrl-C reaching both) kills and reaps the child before it propagates; a parent killed
-outright takes its child with it; too few items, another thread running, or no core free for
-the child (by /proc/loadavg) means no fork;
+outright takes its child with it; too few items, SIGCHLD ignored, another thread running, or no
+core free for the child (by /proc/loadavg) means no fork;
 the Kustomize tree made from the spec on two cores is the tree made from one rendering; files
 written and hashed on two cores are those of one process, and a write error in the child's half
 is raised by the parent, with its path.
@@ -218,7 +218,7 @@ def test_the_child_dies_with_a_parent_killed_outright(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("free_cores")
-def test_no_fork_below_the_threshold_or_beside_another_thread(
+def test_no_fork_below_the_threshold_with_sigchld_ignored_or_beside_another_thread(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def forbidden(*args: object) -> list[str]:
@@ -229,6 +229,12 @@ def test_no_fork_below_the_threshold_or_beside_another_thread(
     assert forking.texts(_texts, ITEMS) == _texts(ITEMS)
 
     monkeypatch.setattr(forking, "MIN_ITEMS", 10)
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        assert forking.texts(_texts, ITEMS) == _texts(ITEMS)
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()

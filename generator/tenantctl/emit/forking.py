@@ -65,6 +65,8 @@ def _worth_forking(count: int) -> bool:
         and hasattr(os, "sched_getaffinity")
         and threading.active_count() == 1
         and threading.current_thread() is threading.main_thread()
+        # With SIGCHLD ignored the kernel reaps the child itself, and its exit status is lost.
+        and signal.getsignal(signal.SIGCHLD) != signal.SIG_IGN
         and second_core_free(len(os.sched_getaffinity(0)))
     )
 
