@@ -2,7 +2,8 @@
 of one process, and the child never outlives the parent.
 
 Aspects: the halves join in order into the one-process result; a child that fails, is killed or
-is signalled alone leaves its half to the parent, with the same result; an interrupt in the
+is signalled alone, or no in-memory file for the hand-over, leaves its half to the parent, with
+the same result; an interrupt in the
 parent (Ctrl-C reaching both) kills and reaps the child before it propagates; a parent killed
 outright takes its child with it; too few items, SIGCHLD ignored, another thread running, or no
 core free for the child (by /proc/loadavg) means no fork;
@@ -103,6 +104,17 @@ def test_a_child_killed_outright_leaves_its_half_to_the_parent() -> None:
         return _texts(items)
 
     assert forking._forked(killed_in_the_child, ITEMS[:250], ITEMS[250:]) == _texts(ITEMS)
+
+
+def test_without_an_in_memory_file_one_process_does_it_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refused(name: str, flags: int = 0) -> int:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(os, "memfd_create", refused)
+    assert forking._forked(_texts, ITEMS[:250], ITEMS[250:]) == _texts(ITEMS)
+    assert _no_children_left()
 
 
 def test_an_interrupt_in_the_parent_kills_and_reaps_the_child() -> None:

@@ -92,7 +92,10 @@ def _forked(
     second: Sequence[_Item],
 ) -> list[str]:
     parent = os.getpid()
-    fd = os.memfd_create("tenantctl-texts", os.MFD_CLOEXEC)
+    try:
+        fd = os.memfd_create("tenantctl-texts", os.MFD_CLOEXEC)
+    except OSError:  # no file descriptor left, or a sandbox that refuses the call
+        return function(first) + function(second)
     try:
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
         try:
