@@ -372,8 +372,12 @@ class _Checker:
             )
 
     def check_cidr(
-        self, path: Path, value: str
+        self, path: Path, value: object
     ) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+        if not isinstance(value, str):
+            # A spec the schema refused: ipaddress would read true or 7 as an address.
+            self.add(path, f"{value!r} is not a CIDR", "write an address range such as 10.0.0.0/8")
+            return None
         try:
             return ipaddress.ip_network(value, strict=True)
         except ValueError:
