@@ -59,6 +59,21 @@ class Timing:
     what: str
     objects: int
     seconds: float
+    # The command's resident memory (MiB) sampled every SAMPLE_SECONDS, in order.
+    rss_mib: tuple[float, ...] = ()
+
+    def memory_line(self) -> str:
+        """RSS at each tenth of the run: the plan is built in the first few seconds, so from
+        the first tenth on the figures show whether memory grows with the objects applied."""
+        if len(self.rss_mib) < 10:
+            return f"  {self.what}: too short to sample memory"
+        tenths = [self.rss_mib[len(self.rss_mib) * k // 10 - 1] for k in range(1, 11)]
+        growth = max(self.rss_mib[len(self.rss_mib) // 10 :]) - tenths[0]
+        return (
+            f"  {self.what}: RSS at each tenth of the run "
+            f"{' '.join(f'{mib:.0f}' for mib in tenths)} MiB; peak {max(self.rss_mib):.0f} MiB; "
+            f"growth after the first tenth {growth:+.0f} MiB for {self.objects} objects"
+        )
 
     def line(self) -> str:
         rate = self.objects / self.seconds if self.seconds else float("inf")
@@ -67,21 +82,45 @@ class Timing:
         )
 
 
-def timed(what: str, objects: int, command: list[str], timeout: float | None = None) -> Timing:
-    started = time.monotonic()
+SAMPLE_SECONDS = 0.1
+
+
+def resident_mib(pid: int) -> float | None:
     try:
-        result = subprocess.run(
-            command, capture_output=True, text=True, check=False, timeout=timeout
-        )
-    except subprocess.TimeoutExpired:
-        print(f"  {what}: not done after {timeout:.0f} s (lower bound)", flush=True)
-        return Timing(f"{what} [>]", objects, time.monotonic() - started)
-    seconds = time.monotonic() - started
-    if result.returncode != 0:
-        raise SystemExit(f"{what} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    tail = result.stdout.strip().splitlines()[-1:] if "tenantctl" in command[0] else []
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def timed(what: str, objects: int, command: list[str], timeout: float | None = None) -> Timing:
+    """Run ``command``, sampling its resident memory; its time, or a lower bound past timeout."""
+    started = time.monotonic()
+    samples: list[float] = []
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err)
+        while process.poll() is None:
+            if timeout is not None and time.monotonic() - started > timeout:
+                process.kill()
+                process.wait()
+                print(f"  {what}: not done after {timeout:.0f} s (lower bound)", flush=True)
+                return Timing(f"{what} [>]", objects, time.monotonic() - started)
+            mib = resident_mib(process.pid)
+            if mib is not None:
+                samples.append(mib)
+            time.sleep(SAMPLE_SECONDS)
+        seconds = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if process.returncode != 0:
+        raise SystemExit(f"{what} failed ({process.returncode}):\n{stderr[-3000:]}")
+    tail = stdout.strip().splitlines()[-1:] if "tenantctl" in command[0] else []
     print(f"  {what}: {seconds:.1f} s {' '.join(tail)}", flush=True)
-    return Timing(what, objects, seconds)
+    return Timing(what, objects, seconds, tuple(samples))
 
 
 def raw_apply_objects(
@@ -199,6 +238,7 @@ def main() -> None:
             f"ConfigMap applies ({raw_rate:.0f}/s); concurrency {args.concurrency}; target >= 80%"
         )
         print(f"no-change apply: {again.seconds / first.seconds:.1%} of the first (target <= 5%)")
+        print(first.memory_line())
         if args.no_kubectl:
             return
 
