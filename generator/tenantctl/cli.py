@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from tenantctl import __version__, interrupts, specoptions
-from tenantctl.apply.command import apply, diff
 from tenantctl.commandline import exit_on_overlaps, filesystem_error, read_spec_or_exit
 from tenantctl.emit import actions, fleet, gitops, ownership, staging
 from tenantctl.exitcodes import ExitCode, help_epilog
 from tenantctl.kubeconform import Report, ToolMissing, validate_manifests
 from tenantctl.progress import Progress
-from tenantctl.verify.command import verify
 
 _EPILOG = help_epilog()
 
@@ -41,8 +40,44 @@ def _print_report(report: Report, what: str) -> None:
         _error(f"kubeconform: {len(report.findings)} invalid objects in {what}.")
 
 
+def _apply_commands() -> list[click.Command]:
+    from tenantctl.apply.command import apply, diff
+
+    return [apply, diff]
+
+
+def _verify_commands() -> list[click.Command]:
+    from tenantctl.verify.command import verify
+
+    return [verify]
+
+
+# Commands whose modules are imported only when they run or --help lists them: the API-server
+# client and verify's checks are a third of the start-up of generate and validate otherwise.
+_LATER: dict[str, Callable[[], list[click.Command]]] = {
+    "apply": _apply_commands,
+    "diff": _apply_commands,
+    "verify": _verify_commands,
+}
+
+
 class _Commands(click.Group):
     """Runs every command with SIGINT and SIGTERM turned into exit codes 130 and 143."""
+
+    def _load(self, name: str) -> None:
+        if name in _LATER and name not in self.commands:
+            for command in _LATER[name]():
+                specoptions.add_spec_options(command)
+                self.add_command(command)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for name in _LATER:
+            self._load(name)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load(cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         with interrupts.handled():
@@ -246,7 +281,4 @@ def generate(
     )
 
 
-main.add_command(verify)
-main.add_command(apply)
-main.add_command(diff)
-specoptions.add_spec_options(validate, generate, verify, apply, diff)
+specoptions.add_spec_options(validate, generate)

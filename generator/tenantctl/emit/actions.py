@@ -117,35 +117,40 @@ def generate(
     elif output_format == "helm":
         files = helm.chart_files(tenantset)
         owned = list(helm.OWNED_PATHS)
+    elif delivery is None:
+        files = kustomize.spec_tree_files(tenantset)
+        owned = list(kustomize.OWNED_PATHS)
     else:
         rendering = render(tenantset)
         files = kustomize.tree_files(rendering)
         owned = list(kustomize.OWNED_PATHS)
-        if delivery is not None:
-            result = gitops.gitops_output(tenantset, rendering, delivery)
-            files.update(gitops.tree_files(tenantset.spec_id, delivery.tool, result))
-            owned.append(gitops.output_folder(delivery.tool))
-            notes = result.notes
+        result = gitops.gitops_output(tenantset, rendering, delivery)
+        files.update(gitops.tree_files(tenantset.spec_id, delivery.tool, result))
+        owned.append(gitops.output_folder(delivery.tool))
+        notes = result.notes
 
     conflicts = ownership.find_conflicts(output, owned, previous, files)
     if conflicts and not force:
         raise Conflicts(output, conflicts)
     if conflicts:
         taking_over(conflicts)
-    manifest = ownership.next_manifest(output, output_format, owned, previous, files)
 
     report: Report | None = None
     removed_stale: tuple[Path, ...] = ()
-    record = manifest.text()
+    record: str | None = None
     progress(f"writing {len(files)} files")
     try:
         with staging.staging_folder(output) as stage:
             removed_stale = stage.removed_stale
             try:
-                staging.write_files(stage.new, files)
+                digests = staging.write_files(stage.new, files)
             except OSError as err:
                 shown = stage.shown(err.filename or stage.new)
                 raise OSError(err.errno, err.strerror, shown) from None
+            manifest = ownership.next_manifest(
+                output, output_format, owned, previous, files, digests
+            )
+            record = manifest.text()
             if validate:
                 progress("validating the output")
                 if output_format == "helm":
@@ -158,7 +163,7 @@ def generate(
     except interrupts.Interrupted as interrupted:
         # Signals are held back while the output goes in place, and delivered right after; the
         # record on disk says which side of that moment this run stopped.
-        interrupted.completed = _record_is(output, record)
+        interrupted.completed = record is not None and _record_is(output, record)
         raise
     return Generated(
         output=output,

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from tenantctl import __version__, labels
 from tenantctl.emit import names
@@ -34,6 +32,9 @@ from tenantctl.emit.yamlio import dump_documents
 from tenantctl.render import istio, network, openshell, policies, quota, rbac
 from tenantctl.render.bundle import render
 from tenantctl.spec.model import Port, TenantNamespace, TenantSet
+
+if TYPE_CHECKING:
+    import jinja2
 
 OWNED_PATHS = ["Chart.yaml", "values.yaml", "values.schema.json", ".helmignore", "templates"]
 TEMPLATE_PACKAGE = "tenantctl.emit"
@@ -448,6 +449,8 @@ def values_schema() -> dict[str, Any]:
 
 
 def _environment() -> jinja2.Environment:
+    import jinja2  # here, not at the top: only a chart needs it, and it is a tenth of start-up
+
     return jinja2.Environment(
         loader=jinja2.PackageLoader(TEMPLATE_PACKAGE, TEMPLATE_FOLDER),
         variable_start_string="[[",

@@ -7,12 +7,13 @@ objects in their own files. Emitters decide only where those files go.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tenantctl.render import istio, namespaces, network, openshell, policies, quota, rbac
 from tenantctl.render.meta import Manifest
-from tenantctl.spec.model import TenantSet
+from tenantctl.spec.model import Tenant, TenantNamespace, TenantSet
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,16 @@ class Rendering:
 
 
 def render(tenantset: TenantSet) -> Rendering:
+    shared, patches = render_shared(tenantset)
+    calls = network.agent_calls(tenantset)
+    pairs = [(tenant, ns) for tenant in tenantset.tenants for ns in tenant.namespaces]
+    return Rendering(tenantset.spec_id, shared, render_namespaces(tenantset, pairs, calls), patches)
+
+
+def render_shared(
+    tenantset: TenantSet,
+) -> tuple[dict[str, list[Manifest]], dict[str, dict[str, Any]]]:
+    """The shared files' objects, and the Kustomize Component patches."""
     shared: dict[str, list[Manifest]] = {
         "cluster-roles.yaml": rbac.render_cluster_roles(tenantset),
         "gateway-rbac.yaml": [
@@ -55,29 +66,37 @@ def render(tenantset: TenantSet) -> Rendering:
         patches["openshell-allowlist-mount.yaml"] = openshell.render_allowlist_mount_patch(
             tenantset
         )
+    return shared, patches
 
-    calls = network.agent_calls(tenantset)
+
+def render_namespaces(
+    tenantset: TenantSet,
+    pairs: Sequence[tuple[Tenant, TenantNamespace]],
+    calls: network.AgentCalls,
+) -> list[NamespaceFiles]:
+    """The files of each (tenant, namespace) in ``pairs``; ``calls`` is ``network.agent_calls``
+    of the whole ``tenantset``. Each namespace is rendered on its own, so any slice of the
+    namespaces can be rendered apart from the rest."""
     per_namespace = []
-    for tenant in tenantset.tenants:
-        for ns in tenant.namespaces:
-            files = {
-                "namespace.yaml": [
-                    namespaces.render_namespace(tenantset, tenant, ns),
-                    namespaces.render_sandbox_service_account(tenantset, tenant, ns),
-                ],
-                "rbac.yaml": rbac.render_tenant_bindings(tenantset, tenant, ns),
-                "network.yaml": network.render_tenant_policies(tenantset, tenant, ns, calls),
-                "quota.yaml": [
-                    obj
-                    for obj in (
-                        quota.render_resource_quota(tenantset, tenant, ns),
-                        quota.render_limit_range(tenantset, tenant, ns),
-                    )
-                    if obj is not None
-                ],
-                "istio.yaml": istio.render_istio(tenantset, tenant, ns),
-            }
-            per_namespace.append(
-                NamespaceFiles(tenant.name, ns.name, {k: v for k, v in files.items() if v})
-            )
-    return Rendering(tenantset.spec_id, shared, per_namespace, patches)
+    for tenant, ns in pairs:
+        files = {
+            "namespace.yaml": [
+                namespaces.render_namespace(tenantset, tenant, ns),
+                namespaces.render_sandbox_service_account(tenantset, tenant, ns),
+            ],
+            "rbac.yaml": rbac.render_tenant_bindings(tenantset, tenant, ns),
+            "network.yaml": network.render_tenant_policies(tenantset, tenant, ns, calls),
+            "quota.yaml": [
+                obj
+                for obj in (
+                    quota.render_resource_quota(tenantset, tenant, ns),
+                    quota.render_limit_range(tenantset, tenant, ns),
+                )
+                if obj is not None
+            ],
+            "istio.yaml": istio.render_istio(tenantset, tenant, ns),
+        }
+        per_namespace.append(
+            NamespaceFiles(tenant.name, ns.name, {k: v for k, v in files.items() if v})
+        )
+    return per_namespace

@@ -48,7 +48,7 @@ def metadata(
     meta: dict[str, Any] = {"name": name}
     if namespace is not None:
         meta["namespace"] = namespace
-    meta["labels"] = dict(sorted({**owned, **(extra_labels or {})}.items()))
+    meta["labels"] = dict(sorted((owned | extra_labels if extra_labels else owned).items()))
     if annotations:
         meta["annotations"] = dict(sorted(annotations.items()))
     return meta

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -28,6 +29,12 @@ def inside(cidr: str, networks: Iterable[str]) -> str | None:
 
 def carved_excepts(cidr: str, excepts: Iterable[str], networks: Iterable[str]) -> list[str]:
     """``excepts`` plus every network strictly inside ``cidr`` that none of them covers yet."""
+    return list(_carved(cidr, tuple(excepts), tuple(networks)))
+
+
+# Every namespace of a tenant usually carries the same egress rules: each is carved once.
+@lru_cache(maxsize=4096)
+def _carved(cidr: str, excepts: tuple[str, ...], networks: tuple[str, ...]) -> tuple[str, ...]:
     rule = ipaddress.ip_network(cidr, strict=False)
     result = list(excepts)
     covered: list[Network] = [ipaddress.ip_network(e, strict=False) for e in result]
@@ -44,4 +51,4 @@ def carved_excepts(cidr: str, excepts: Iterable[str], networks: Iterable[str]) -
             continue
         result.append(str(candidate))
         covered.append(candidate)
-    return result
+    return tuple(result)

@@ -148,6 +148,9 @@ def parse_spec(source: SpecSource, limits: InputLimits | None = None) -> dict[st
         raise SpecError(
             [Problem(source.file, 1, 1, "", "the document is not a mapping", "write a TenantSet")]
         )
+    if MERGE_KEY not in source.text and "\\" not in source.text:
+        # No merge key can be written without "<<" (or an escape spelling it): nothing to resolve.
+        return data
     return _apply_merge_keys(data)
 
 

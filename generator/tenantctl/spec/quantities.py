@@ -53,6 +53,8 @@ class QuantityError(ValueError):
 
 def parse_quantity(value: object) -> Decimal:
     """The quantity's value in base units; QuantityError when the API server would refuse it."""
+    if type(value) is str:  # the common case, first
+        return _parse_text(value)
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise QuantityError(f"{value!r} is not a quantity")
     return _parse_text(str(value))

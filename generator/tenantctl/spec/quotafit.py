@@ -19,10 +19,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from tenantctl.spec.quantities import QuantityError, parse_quantity
 
 COMPUTE = ("cpu", "memory", "ephemeral-storage")
+
+_Key = tuple[tuple[tuple[str, object], ...], tuple[type, ...]]
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,35 @@ def misfits(
 ) -> list[Misfit]:
     """Every way ``quota`` and the LimitRange disagree; quantities that do not parse are skipped
     (they are reported where they are written)."""
+    try:
+        return list(
+            _known_misfits(_key(quota), _key(default), _key(default_request), _key(maximum))
+        )
+    except TypeError:  # a value that cannot be a key (a list, in a spec the schema refused)
+        return _misfits(quota, default, default_request, maximum)
+
+
+def _key(mapping: Mapping[str, object]) -> _Key:
+    """The items and their values' types: 1, 1.0 and True are equal, but read differently."""
+    return tuple(mapping.items()), tuple(map(type, mapping.values()))
+
+
+# Most namespaces of a spec share their quota and defaults: their answer is worked out once.
+@lru_cache(maxsize=1024)
+def _known_misfits(
+    quota: _Key, default: _Key, default_request: _Key, maximum: _Key
+) -> tuple[Misfit, ...]:
+    return tuple(
+        _misfits(dict(quota[0]), dict(default[0]), dict(default_request[0]), dict(maximum[0]))
+    )
+
+
+def _misfits(
+    quota: Mapping[str, object],
+    default: Mapping[str, object],
+    default_request: Mapping[str, object],
+    maximum: Mapping[str, object],
+) -> list[Misfit]:
     limits, requests = container_defaults(default, default_request, maximum)
     found: list[Misfit] = []
     for resource in COMPUTE:

@@ -56,7 +56,7 @@ class SettingLayers:
     def merged(self) -> dict[str, Any]:
         result: dict[str, Any] = BUILTIN_DEFAULTS
         for layer, _ in self.layers:
-            result = _merged(result, {k: v for k, v in layer.items() if k in SETTING_KEYS})
+            result = _merged(result, _settings_in(layer))
         return result
 
     def origin(self, setting_path: Path) -> Path | None:
@@ -71,6 +71,10 @@ class SettingLayers:
             else:
                 return (*layer_path, *setting_path)
         return None
+
+
+def _settings_in(layer: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in layer.items() if k in SETTING_KEYS}
 
 
 def _merged(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
@@ -101,12 +105,23 @@ class ResolvedNamespace:
 def resolve_namespaces(data: dict[str, Any]) -> list[list[ResolvedNamespace]]:
     """Per tenant, per namespace, in spec order. Computed once, shared by checks and the model."""
     resolved = []
+    # The merge folds the layers most general first, so what spec.defaults and a tenant's
+    # defaults give is merged once, not once per namespace (``SettingLayers.merged`` per
+    # namespace gives the same settings).
+    spec_level: dict[str, Any] | None = None
     for tenant_index, tenant in enumerate(data["spec"]["tenants"]):
         layers = [
             namespace_layers(data, tenant_index, ns_index)
             for ns_index in range(len(tenant["namespaces"]))
         ]
-        settings = [ns_layers.merged() for ns_layers in layers]
+        settings = []
+        if layers:
+            if spec_level is None:
+                spec_level = _merged(BUILTIN_DEFAULTS, _settings_in(layers[0].layers[0][0]))
+            tenant_level = _merged(spec_level, _settings_in(layers[0].layers[1][0]))
+            settings = [
+                _merged(tenant_level, _settings_in(ns_layers.layers[2][0])) for ns_layers in layers
+            ]
         computes = split_budget(tenant.get("budget", {}), layers, settings)
         counts = split_sandbox_budget(tenant.get("budget", {}), layers, settings)
         resolved.append(
@@ -143,31 +158,28 @@ def split_budget(
     ``layers`` and ``settings`` are the tenant's namespaces' layers and merged settings.
     """
     computes = [{k: str(v) for k, v in merged["quota"]["compute"].items()} for merged in settings]
-    own_keys = [
-        {key for key in compute if _set_below_spec_defaults(ns_layers, ("quota", "compute", key))}
-        for compute, ns_layers in zip(computes, layers, strict=True)
-    ]
     for key, budget_value in budget.items():
         if key == SANDBOX_BUDGET_KEY:
             continue  # an object count: split_sandbox_budget
-        takers = [i for i, keys in enumerate(own_keys) if key not in keys]
+        # A namespace sets the key itself when the tenant's defaults or the namespace wrote it.
+        own = [
+            key in compute and _set_below_spec_defaults(ns_layers, ("quota", "compute", key))
+            for compute, ns_layers in zip(computes, layers, strict=True)
+        ]
+        takers = [i for i, is_own in enumerate(own) if not is_own]
         if not takers:
             continue
         try:
             total = parse_quantity(budget_value)
             used = sum(
-                (
-                    parse_quantity(computes[i][key])
-                    for i, keys in enumerate(own_keys)
-                    if key in keys
-                ),
+                (parse_quantity(computes[i][key]) for i, is_own in enumerate(own) if is_own),
                 Decimal(0),
             )
         except QuantityError:
             continue  # reported by the semantic checks
-        remaining = max(total - used, Decimal(0))
+        share = format_share(max(total - used, Decimal(0)), len(takers), str(budget_value))
         for index in takers:
-            computes[index][key] = format_share(remaining, len(takers), str(budget_value))
+            computes[index][key] = share
     return computes
 
 

@@ -84,6 +84,8 @@ class _Checker:
         platform = _mapping(_mapping(data.get("spec")).get("platform"))
         self.gateway = _mapping(platform.get("gateway"))
         self.openshell = self.gateway.get("flavor", "tenantctl") == "openshell"
+        self._well_known: list[str] | None = None
+        self._limit_orders: dict[int, tuple[object, list[tuple[str, str, str]]]] = {}
 
     def add(self, path: Path, message: str, hint: str, *, at_value: bool = True) -> None:
         self.findings.append(Finding(path, message, hint, at_value))
@@ -218,9 +220,11 @@ class _Checker:
                 )
 
     def well_known_namespaces(self) -> list[str]:
-        platform = _mapping(_mapping(self.data.get("spec")).get("platform"))
-        entries = platform.get("reservedNamespaces", WELL_KNOWN)
-        return [entry for entry in entries if isinstance(entry, str)]
+        if self._well_known is None:  # asked once per namespace; the document does not change
+            platform = _mapping(_mapping(self.data.get("spec")).get("platform"))
+            entries = platform.get("reservedNamespaces", WELL_KNOWN)
+            self._well_known = [entry for entry in entries if isinstance(entry, str)]
+        return self._well_known
 
     def check_reserved_entries(self) -> None:
         path: Path = ("spec", "platform", "reservedNamespaces")
@@ -368,8 +372,12 @@ class _Checker:
             )
 
     def check_cidr(
-        self, path: Path, value: str
+        self, path: Path, value: object
     ) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+        if not isinstance(value, str):
+            # A spec the schema refused: ipaddress would read true or 7 as an address.
+            self.add(path, f"{value!r} is not a CIDR", "write an address range such as 10.0.0.0/8")
+            return None
         try:
             return ipaddress.ip_network(value, strict=True)
         except ValueError:
@@ -644,27 +652,24 @@ class _Checker:
                 )
 
     def check_limit_order(self, layers: SettingLayers, limits: dict[str, dict[str, Any]]) -> None:
-        for resource in ("cpu", "memory", "ephemeral-storage"):
-            values: dict[str, Decimal] = {}
-            for group in ("defaultRequest", "default", "max"):
-                if resource in limits.get(group, {}):
-                    try:
-                        values[group] = parse_quantity(limits[group][resource])
-                    except QuantityError:
-                        return  # reported where it was written
-            for low, high in (
-                ("defaultRequest", "default"),
-                ("default", "max"),
-                ("defaultRequest", "max"),
-            ):
-                if low in values and high in values and values[low] > values[high]:
-                    where = layers.origin(("limits", low, resource))
-                    if where is not None:
-                        self.add(
-                            where,
-                            f"limits.{low}.{resource} is above limits.{high}.{resource}",
-                            f"make {low} at most {high}",
-                        )
+        # Namespaces that set no limits of their own share one merged ``limits`` mapping (see
+        # ``resolving``): its values are compared once. The mapping is kept with its answer, so
+        # its id cannot be reused while the answer is.
+        known = self._limit_orders.get(id(limits))
+        violations = (
+            known[1] if known is not None and known[0] is limits else _limit_violations(limits)
+        )
+        found = []
+        for low, high, resource in violations:
+            found.append((low, high, resource))
+            where = layers.origin(("limits", low, resource))
+            if where is not None:
+                self.add(
+                    where,
+                    f"limits.{low}.{resource} is above limits.{high}.{resource}",
+                    f"make {low} at most {high}",
+                )
+        self._limit_orders[id(limits)] = (limits, found)
 
     def check_sandbox_budget(self, t_index: int, limit: int) -> None:
         if self.resolved is None:
@@ -720,6 +725,25 @@ class _Checker:
                     f"the budget of {limit} leaves no {key} for some namespaces",
                     "raise the budget or lower the quotas set explicitly",
                 )
+
+
+def _limit_violations(limits: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
+    """(low, high, resource) wherever a lower LimitRange value is above a higher one."""
+    for resource in ("cpu", "memory", "ephemeral-storage"):
+        values: dict[str, Decimal] = {}
+        for group in ("defaultRequest", "default", "max"):
+            if resource in limits.get(group, {}):
+                try:
+                    values[group] = parse_quantity(limits[group][resource])
+                except QuantityError:
+                    return  # reported where it was written
+        for low, high in (
+            ("defaultRequest", "default"),
+            ("default", "max"),
+            ("defaultRequest", "max"),
+        ):
+            if low in values and high in values and values[low] > values[high]:
+                yield low, high, resource
 
 
 def _is_network(value: str) -> bool:

@@ -274,6 +274,19 @@ def test_cidrs_must_parse_and_have_no_host_bits(problems_in: Problems) -> None:
     ]
 
 
+def test_a_cidr_that_is_not_a_string_is_the_schemas_problem_alone(problems_in: Problems) -> None:
+    # Python's ipaddress would read false or 7 as an address (and warn): only the schema speaks.
+    text = with_namespace_settings(
+        "network:\n  egress:\n    - {name: one, cidr: false}\n    - {name: two, cidr: 7}\n"
+    )
+    assert problems_in(text) == [
+        "17:35: spec.tenants[0].namespaces[0].network.egress[0].cidr: expected a string, got "
+        "false (a boolean) (quote the value)",
+        "18:35: spec.tenants[0].namespaces[0].network.egress[1].cidr: expected a string, got 7 "
+        "(a number) (quote the value)",
+    ]
+
+
 def test_a_port_range_ends_at_or_after_its_start(problems_in: Problems) -> None:
     text = with_namespace_settings(
         "network:\n"
