@@ -156,12 +156,12 @@ def test_a_child_signalled_alone_leaves_its_part_to_the_parent(pipe: tuple[int, 
         assert secondcore.split(signalled, ITEMS, parent_takes=4) == _upper(ITEMS)
 
 
-def test_a_hand_over_that_does_not_decode_leaves_its_part_to_the_parent() -> None:
-    def refuse(data: memoryview) -> list[str]:
-        raise ValueError("not what encode wrote")
-
-    garbled = secondcore.Codec(lambda results: [b"x"], refuse)
-    assert secondcore.split(_upper, ITEMS, parent_takes=4, codec=garbled) == _upper(ITEMS)
+@pytest.mark.parametrize("written", [[], [b"M"], [b"M", b"\xff"], [b"P", b"junk"], [b"M", b"N"]])
+def test_a_hand_over_that_does_not_decode_leaves_its_part_to_the_parent(
+    written: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(secondcore, "_encode", lambda results: written)  # the child's copy too
+    assert secondcore.split(_upper, ITEMS, parent_takes=4) == _upper(ITEMS)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
