@@ -131,15 +131,16 @@ def _safe_to_fork() -> bool:
         sys.platform.startswith("linux")  # PR_SET_PDEATHSIG
         and hasattr(os, "fork")
         and hasattr(os, "memfd_create")
-        and threading.current_thread() is threading.main_thread()
-        and threading.active_count() == 1
-        and _one_thread()
         and signal.getsignal(signal.SIGCHLD) != signal.SIG_IGN
+        and _alone()
     )
 
 
-def _one_thread() -> bool:
-    """Only this thread, threads started outside ``threading`` (by extensions) included."""
+def _alone() -> bool:
+    """This is the main thread and the only one, threads started outside ``threading`` (by
+    extensions) included."""
+    if threading.current_thread() is not threading.main_thread() or threading.active_count() > 1:
+        return False
     try:
         return len(os.listdir("/proc/self/task")) == 1
     except OSError:

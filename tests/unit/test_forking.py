@@ -39,7 +39,7 @@ def _no_children_left() -> bool:
 
 
 @pytest.fixture
-def free_cores(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def free_cores(monkeypatch: pytest.MonkeyPatch, lingering_threads_ignored: None) -> list[int]:
     """Fork whatever else runs on the machine now (the tests must not depend on its load); the
     pids of the children forked, so a test knows that one was."""
     monkeypatch.setattr(secondcore, "available", lambda: True)

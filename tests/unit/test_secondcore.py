@@ -68,7 +68,7 @@ def _wait_for(condition: Callable[[], bool], what: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def leaves_no_child() -> Iterator[None]:
+def leaves_no_child(lingering_threads_ignored: None) -> Iterator[None]:
     before = _children()
     yield
     assert _children() == before

@@ -26,7 +26,7 @@ EXAMPLE = REPO / "examples" / "tenants.yaml"
 
 
 @pytest.fixture
-def always_split(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def always_split(monkeypatch: pytest.MonkeyPatch, lingering_threads_ignored: None) -> list[int]:
     """Split even a short list, on any machine (the outcome must not depend on it); the pids of
     the children forked, so a test knows that one was."""
     monkeypatch.setattr(manifests, "SPLIT_FROM_FILES", 0)
