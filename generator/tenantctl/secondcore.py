@@ -120,10 +120,10 @@ def split(
     except OSError:  # no file descriptor left, or a sandbox that refuses the call
         return compute(items)
     try:
-        theirs = _fork(compute, first, second, fd)
+        results = _fork(compute, first, second, fd)
     finally:
         os.close(fd)
-    return theirs
+    return results
 
 
 def _safe_to_fork() -> bool:
@@ -176,7 +176,7 @@ def _fork(
     exit_code: int | None = None  # the child's, once reaped
     try:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a signal pending since fork raises here
-        results = compute(first)
+        results = list(compute(first))  # a list of our own, to extend
         try:
             exit_code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
         except ChildProcessError:  # reaped elsewhere (a SIGCHLD handler): its word is lost

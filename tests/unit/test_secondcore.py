@@ -9,11 +9,13 @@ same result; SIGINT or SIGTERM to the parent mid-work (computing or waiting), or
 gives the parent's usual exception and no child; a signal reaching the child right after the
 fork never runs the parent's handler there; a parent killed outright takes its child with it;
 no fork with SIGCHLD ignored, another thread, no in-memory file or a fork the system refuses;
-a core is free when fewer tasks run than there are cores, and one core never is.
+a core is free when fewer tasks run than there are cores, and one core never is; no other module
+of generator/ or gateway/ forks.
 """
 
 from __future__ import annotations
 
+import ast
 import datetime
 import os
 import signal
@@ -34,6 +36,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 ITEMS = [f"item{n}" for n in range(10)]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _upper(items: Sequence[str]) -> list[str]:
@@ -366,3 +369,21 @@ def test_without_a_load_figure_a_second_core_counts_as_free(
 ) -> None:
     monkeypatch.setattr(secondcore, "LOADAVG", str(tmp_path / "missing"))
     assert secondcore.core_free(2)
+
+
+def test_no_other_module_forks() -> None:
+    home = REPO / "generator" / "tenantctl" / "secondcore.py"
+    forking = []
+    for folder in ("generator", "gateway"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            if path == home:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                names = []
+                if isinstance(node, ast.Attribute):
+                    names = [node.attr]
+                elif isinstance(node, ast.Import | ast.ImportFrom):
+                    names = [alias.name for alias in node.names] + [getattr(node, "module", "")]
+                if {"fork", "forkpty", "register_at_fork", "multiprocessing"} & set(names):
+                    forking.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert not forking, "fork through tenantctl.secondcore"
