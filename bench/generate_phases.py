@@ -81,6 +81,7 @@ def main() -> None:
     forked: set[str] = set()  # phases in which a child process did part of the work
 
     started, started_cpu = time.perf_counter(), cpu()
+    from tenantctl import secondcore
     from tenantctl.emit import actions, forking, kustomize, ownership, staging
     from tenantctl.render.bundle import render
     from tenantctl.spec.reading import read_tenantset
@@ -89,7 +90,7 @@ def main() -> None:
         ("imports", time.perf_counter() - started, cpu() - started_cpu)
     ]
     if args.second_core == "always":
-        forking.second_core_free = lambda cores: True  # type: ignore[assignment]
+        secondcore.available = lambda: True  # type: ignore[assignment]
     elif args.second_core == "never":
         forking.MIN_ITEMS = sys.maxsize
 

@@ -21,7 +21,7 @@ The cluster networks are declared as a kubeadm cluster has them (pods 10.244.0.0
 
 On a shared machine wall times swing with the load (printed before and after): the CPU column
 says what verify costs. Two processes save wall time only when the second core is free; verify
-keeps to one when the load average says it is busy (splitread.can_fork; printed below).
+keeps to one when no core is free for a child (tenantctl.secondcore.available; printed below).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml
 
 import synthetic
+from tenantctl import secondcore
 from tenantctl.spec.reading import read_tenantset
 from tenantctl.verify import (
     admission,
@@ -60,7 +61,6 @@ from tenantctl.verify import (
     rbac,
     report,
     reserved,
-    splitread,
     static,
 )
 from tenantctl.verify import services as service_checks
@@ -70,8 +70,8 @@ NETWORKS = clusternet.resolve(CIDRS)
 TARGET = 10.0
 # The CLI with everything in one process, for the comparison.
 ONE_PROCESS = (
-    "import sys; from tenantctl.verify import splitread, static; "
-    "splitread.MIN_ITEMS = static.SPLIT_FROM_OBJECTS = sys.maxsize; "
+    "import sys; from tenantctl.verify import manifests, static; "
+    "manifests.SPLIT_FROM_FILES = static.SPLIT_FROM_OBJECTS = sys.maxsize; "
     "from tenantctl.cli import main; sys.argv[0] = 'tenantctl'; main()"
 )
 
@@ -114,7 +114,7 @@ def end_to_end(spec: Path, output: Path) -> int:
     arguments = ["verify", "--manifests", str(output), str(spec)]
     arguments += [flag for cidr in CIDRS for flag in ("--cluster-cidr", cidr)]
     load = os.getloadavg()[0]
-    print(f"second core: {'free' if splitread.can_fork() else 'busy or absent (one process)'}")
+    print(f"second core: {'free' if secondcore.available() else 'busy or absent (one process)'}")
     shipped = run([sys.executable, "-m", "tenantctl", *arguments])
     alone = run([sys.executable, "-c", ONE_PROCESS, *arguments])
     print(f"route cli (load average {load:.2f} before, {os.getloadavg()[0]:.2f} after):")
@@ -138,7 +138,7 @@ def by_phase(spec: Path, output: Path) -> int:
     read_one = functools.partial(manifests._read_file, os.fspath(output))
     timed("read 1 proc", figures, lambda: [read_one(f) for f in files])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    outcomes = timed("read", figures, lambda: splitread.read_all(files, read_one))
+    outcomes = timed("read", figures, lambda: manifests.read_all(files, read_one))
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     child_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 

@@ -1,6 +1,9 @@
-"""Options shared by the whole suite."""
+"""Options and fixtures shared by the whole suite."""
 
 from __future__ import annotations
+
+import os
+import threading
 
 import pytest
 
@@ -11,3 +14,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="rewrite tests/golden/ from the current renderers instead of comparing against it",
     )
+
+
+@pytest.fixture
+def lingering_threads_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads an earlier test left in this process (an idle asyncio executor thread) do not
+    keep tenantctl.secondcore from forking in this one; a thread this test starts still does."""
+    from tenantctl import secondcore
+
+    before = set(os.listdir("/proc/self/task"))
+
+    def alone() -> bool:
+        return threading.current_thread() is threading.main_thread() and before >= set(
+            os.listdir("/proc/self/task")
+        )
+
+    monkeypatch.setattr(secondcore, "_alone", alone)

@@ -6,8 +6,9 @@ reads from the cluster, so a live run proves at least what a static run proves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
+from tenantctl import secondcore
 from tenantctl.spec.model import TenantSet
 from tenantctl.verify import (
     admission,
@@ -18,7 +19,6 @@ from tenantctl.verify import (
     quotafit,
     rbac,
     reserved,
-    splitread,
 )
 from tenantctl.verify.clusternet import ClusterNetworks, resolve
 from tenantctl.verify.expectations import Expectations
@@ -34,8 +34,8 @@ Family = tuple[list[Result], dict[str, list[str]]]
 SPLIT_FROM_OBJECTS = 20000
 
 
-def _run(family: Callable[[], Family]) -> Family:
-    return family()
+def _run(families: Sequence[Callable[[], Family]]) -> list[Family]:
+    return [family() for family in families]
 
 
 def verify_inventory(
@@ -129,10 +129,10 @@ def _verify(
         lambda: only([admission.check_claims(inventory, tenantset)]),
     ]
     size = sum(len(objects) for objects in inventory.by_kind.values())
-    if size >= SPLIT_FROM_OBJECTS and splitread.can_fork():
-        outcomes = splitread.map_split(families, _run, parent_takes=1)
+    if size >= SPLIT_FROM_OBJECTS and secondcore.available():
+        outcomes = secondcore.split(_run, families, parent_takes=1)
     else:
-        outcomes = [family() for family in families]
+        outcomes = _run(families)
     for family_results, summaries in outcomes:
         results.extend(family_results)
         verification.permissions.update(summaries)
