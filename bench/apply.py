@@ -38,15 +38,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 sys.path.insert(0, str(REPO / "bench"))
 
 from control_plane import BENCH_NAMESPACE, ApplyClient, timed_applies  # noqa: E402
 from localcluster import ControlPlane  # noqa: E402
-from synthetic import synthetic_spec  # noqa: E402
+from synthetic import write_spec  # noqa: E402
 from tenantctl.emit.yamlio import dump_documents  # noqa: E402
 from tenantctl.render.bundle import render  # noqa: E402
 from tenantctl.spec.reading import read_tenantset  # noqa: E402
@@ -177,11 +175,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tenantctl-bench-apply-") as scratch:
         work = Path(scratch)
         spec = work / "spec.yaml"
-        spec.write_text(
-            yaml.safe_dump(
-                synthetic_spec(args.tenants, args.namespaces_per_tenant), sort_keys=False
-            )
-        )
+        write_spec(spec, args.tenants, args.namespaces_per_tenant)
         tenantset = read_tenantset(spec)
         objects = render(tenantset).all_manifests()
         objects.sort(key=lambda o: ("namespace" in o["metadata"], o["kind"] != "Namespace"))

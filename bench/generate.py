@@ -34,7 +34,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import yaml
 
 import synthetic
 
@@ -117,13 +116,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="tenantctl-bench-", dir=args.workdir))
     try:
         spec = workdir / "tenants.yaml"
-        spec.write_text(
-            yaml.dump(
-                synthetic.synthetic_spec(args.tenants, args.namespaces_per_tenant),
-                Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
-                sort_keys=False,
-            )
-        )
+        synthetic.write_spec(spec, args.tenants, args.namespaces_per_tenant)
         tenantctl = [sys.executable, "-m", "tenantctl"]
         out, checked = workdir / "out", workdir / "checked"
         load_before = os.getloadavg()

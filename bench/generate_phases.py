@@ -33,7 +33,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import yaml
 
 import synthetic
 
@@ -105,13 +104,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="tenantctl-phases-", dir=args.workdir))
     try:
         spec = workdir / "tenants.yaml"
-        spec.write_text(
-            yaml.dump(
-                synthetic.synthetic_spec(args.tenants, args.namespaces_per_tenant),
-                Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
-                sort_keys=False,
-            )
-        )
+        synthetic.write_spec(spec, args.tenants, args.namespaces_per_tenant)
         tenantset = timed("read and check the spec", read_tenantset, spec)
         forked_min = forking.MIN_ITEMS
         forking.MIN_ITEMS = sys.maxsize  # the two steps alone, in this process

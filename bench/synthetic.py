@@ -111,16 +111,24 @@ def synthetic_spec(tenants: int, namespaces_per_tenant: int) -> dict[str, Any]:
     }
 
 
+def write_spec(path: Path, tenants: int, namespaces_per_tenant: int) -> None:
+    """Write ``synthetic_spec(tenants, namespaces_per_tenant)`` to ``path`` as YAML."""
+    path.write_text(
+        yaml.dump(
+            synthetic_spec(tenants, namespaces_per_tenant),
+            Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
+            sort_keys=False,
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=2500)
     parser.add_argument("--namespaces-per-tenant", type=int, default=4)
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
-    spec = synthetic_spec(args.tenants, args.namespaces_per_tenant)
-    args.output.write_text(
-        yaml.dump(spec, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False)
-    )
+    write_spec(args.output, args.tenants, args.namespaces_per_tenant)
     count = args.tenants * args.namespaces_per_tenant
     print(f"wrote {args.output}: {args.tenants} tenants, {count} namespaces")
 

@@ -43,7 +43,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import yaml
 
 import synthetic
 from tenantctl import secondcore
@@ -229,13 +228,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="tenantctl-bench-verify-", dir=args.workdir))
     try:
         spec, output = workdir / "tenants.yaml", workdir / "out"
-        spec.write_text(
-            yaml.dump(
-                synthetic.synthetic_spec(args.tenants, args.namespaces_per_tenant),
-                Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
-                sort_keys=False,
-            )
-        )
+        synthetic.write_spec(spec, args.tenants, args.namespaces_per_tenant)
         generate = ["generate", str(spec), "-o", str(output), "--no-validate-output"]
         subprocess.run(
             [sys.executable, "-m", "tenantctl", *generate],

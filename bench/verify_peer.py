@@ -23,7 +23,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import yaml
 
 import synthetic
 from generate import measure
@@ -45,13 +44,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="tenantctl-verify-peer-", dir=args.workdir))
     try:
         spec, out = workdir / "tenants.yaml", workdir / "out"
-        spec.write_text(
-            yaml.dump(
-                synthetic.synthetic_spec(args.tenants, args.namespaces_per_tenant),
-                Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
-                sort_keys=False,
-            )
-        )
+        synthetic.write_spec(spec, args.tenants, args.namespaces_per_tenant)
         tenantctl = [sys.executable, "-m", "tenantctl"]
         subprocess.run(
             [*tenantctl, "generate", str(spec), "-o", str(out), "--no-validate-output"],
