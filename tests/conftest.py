@@ -30,3 +30,23 @@ def lingering_threads_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
         )
 
     monkeypatch.setattr(secondcore, "_alone", alone)
+
+
+@pytest.fixture
+def forking_allowed(monkeypatch: pytest.MonkeyPatch, lingering_threads_ignored: None) -> list[int]:
+    """tenantctl.secondcore forks whatever else runs on the machine (a test must not depend on
+    its load); the pids of the children it forked, so a test knows that one was."""
+    from tenantctl import secondcore
+
+    monkeypatch.setattr(secondcore, "available", lambda: True)
+    forked: list[int] = []
+    fork = os.fork
+
+    def counted() -> int:
+        pid = fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counted)
+    return forked

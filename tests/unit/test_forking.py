@@ -38,26 +38,8 @@ def _no_children_left() -> bool:
     return False
 
 
-@pytest.fixture
-def free_cores(monkeypatch: pytest.MonkeyPatch, lingering_threads_ignored: None) -> list[int]:
-    """Fork whatever else runs on the machine now (the tests must not depend on its load); the
-    pids of the children forked, so a test knows that one was."""
-    monkeypatch.setattr(secondcore, "available", lambda: True)
-    forked: list[int] = []
-    fork = os.fork
-
-    def counted() -> int:
-        pid = fork()
-        if pid:
-            forked.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", counted)
-    return forked
-
-
 def test_texts_gives_the_one_process_result_above_the_threshold(
-    free_cores: list[int], monkeypatch: pytest.MonkeyPatch
+    forking_allowed: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parent = os.getpid()
 
@@ -69,28 +51,28 @@ def test_texts_gives_the_one_process_result_above_the_threshold(
     assert forking.texts(tagged, ITEMS, child_share=0.2) == [
         f"{text} {index < 400}" for index, text in enumerate(_texts(ITEMS))
     ]
-    assert len(free_cores) == 2 and _no_children_left()
+    assert len(forking_allowed) == 2 and _no_children_left()
 
 
 def test_no_fork_below_the_threshold_or_without_a_free_core(
-    free_cores: list[int], monkeypatch: pytest.MonkeyPatch
+    forking_allowed: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(forking, "MIN_ITEMS", len(ITEMS) + 1)
     assert forking.texts(_texts, ITEMS) == _texts(ITEMS)
     monkeypatch.setattr(forking, "MIN_ITEMS", 10)
     monkeypatch.setattr(secondcore, "available", lambda: False)
     assert forking.texts(_texts, ITEMS) == _texts(ITEMS)
-    assert not free_cores
+    assert not forking_allowed
 
 
 @pytest.mark.parametrize("spec", ["tenants.yaml", "openshell-file-allowlist.yaml"])
 def test_the_tree_from_the_spec_on_two_cores_is_the_tree_of_one_rendering(
-    spec: str, free_cores: list[int], monkeypatch: pytest.MonkeyPatch
+    spec: str, forking_allowed: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tenantset = read_tenantset(REPO / "examples" / spec)
     monkeypatch.setattr(forking, "MIN_ITEMS", 2)
     two = kustomize.spec_tree_files(tenantset)
-    assert len(free_cores) == 1
+    assert len(forking_allowed) == 1
     monkeypatch.setattr(forking, "MIN_ITEMS", sys.maxsize)
     assert two == kustomize.tree_files(render(tenantset))
 
@@ -104,7 +86,7 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 
 def test_files_written_and_hashed_on_two_cores_are_those_of_one_process(
-    tmp_path: Path, free_cores: list[int], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, forking_allowed: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files = _example_files()
     (tmp_path / "one").mkdir()
@@ -117,11 +99,11 @@ def test_files_written_and_hashed_on_two_cores_are_those_of_one_process(
 
     assert two == one == {path: ownership.digest_text(text) for path, text in files.items()}
     assert _tree(tmp_path / "two") == _tree(tmp_path / "one")
-    assert len(free_cores) == 1 and _no_children_left()
+    assert len(forking_allowed) == 1 and _no_children_left()
 
 
 def test_a_write_error_in_the_childs_half_is_raised_by_the_parent_with_its_path(
-    tmp_path: Path, free_cores: list[int], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, forking_allowed: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files = _example_files()
     last = list(files)[-1]  # written by the child
@@ -132,4 +114,4 @@ def test_a_write_error_in_the_childs_half_is_raised_by_the_parent_with_its_path(
         staging.write_files(tmp_path, files)
 
     assert raised.value.filename == f"{tmp_path}/{last}"
-    assert len(free_cores) == 1 and _no_children_left()
+    assert len(forking_allowed) == 1 and _no_children_left()

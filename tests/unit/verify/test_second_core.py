@@ -26,22 +26,11 @@ EXAMPLE = REPO / "examples" / "tenants.yaml"
 
 
 @pytest.fixture
-def always_split(monkeypatch: pytest.MonkeyPatch, lingering_threads_ignored: None) -> list[int]:
+def always_split(monkeypatch: pytest.MonkeyPatch, forking_allowed: list[int]) -> list[int]:
     """Split even a short list, on any machine (the outcome must not depend on it); the pids of
     the children forked, so a test knows that one was."""
     monkeypatch.setattr(manifests, "SPLIT_FROM_FILES", 0)
-    monkeypatch.setattr(secondcore, "available", lambda: True)
-    forked: list[int] = []
-    fork = os.fork
-
-    def counted() -> int:
-        pid = fork()
-        if pid:
-            forked.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", counted)
-    return forked
+    return forking_allowed
 
 
 @pytest.fixture
