@@ -60,6 +60,17 @@ def parse_quantity(value: object) -> Decimal:
     return _parse_text(str(value))
 
 
+def quantity_or_none(value: object) -> Decimal | None:
+    """The quantity's value, or None when it is absent or not a quantity (for comparisons that
+    leave reporting a bad value to the check that owns it)."""
+    if value is None:
+        return None
+    try:
+        return parse_quantity(value)
+    except QuantityError:
+        return None
+
+
 # A spec repeats the same few quantities in every namespace; Decimals are immutable.
 @lru_cache(maxsize=4096)
 def _parse_text(written: str) -> Decimal:

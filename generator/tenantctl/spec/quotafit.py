@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import lru_cache
 
-from tenantctl.spec.quantities import QuantityError, parse_quantity
+from tenantctl.spec.quantities import quantity_or_none
 
 COMPUTE = ("cpu", "memory", "ephemeral-storage")
 
@@ -93,8 +92,8 @@ def _misfits(
             ("requests", requests, "defaultRequest"),
         ):
             key = f"{kind}.{resource}"
-            hard = _quantity(quota.get(key))
-            pod = _quantity(defaults.get(resource))
+            hard = quantity_or_none(quota.get(key))
+            pod = quantity_or_none(defaults.get(resource))
             # A zero quota says "nothing of this here", and a budget that leaves zero is
             # reported as such; neither is a mismatch with the defaults.
             if hard and pod is not None and pod > hard:
@@ -107,8 +106,8 @@ def _misfits(
                         f"raise the {key} quota or budget, or lower limits.{group}.{resource}",
                     )
                 )
-        request = _quantity(quota.get(f"requests.{resource}"))
-        limit = _quantity(quota.get(f"limits.{resource}"))
+        request = quantity_or_none(quota.get(f"requests.{resource}"))
+        limit = quantity_or_none(quota.get(f"limits.{resource}"))
         if request is not None and limit is not None and request > limit:
             found.append(
                 Misfit(
@@ -120,12 +119,3 @@ def _misfits(
                 )
             )
     return found
-
-
-def _quantity(value: object) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        return parse_quantity(value)
-    except QuantityError:
-        return None

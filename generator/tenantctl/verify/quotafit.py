@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tenantctl.spec import quotafit
-from tenantctl.spec.quantities import QuantityError, parse_quantity
+from tenantctl.spec.quantities import quantity_or_none
 from tenantctl.verify.expectations import Expectations
 from tenantctl.verify.manifests import Inventory, Manifest, name_of
 from tenantctl.verify.results import Result, failed, passed
@@ -95,19 +95,13 @@ def _order(name: str, item: dict[str, Any]) -> list[str]:
             ("defaultRequest", requests, "default", limits),
             ("default", limits, "max", maximum),
         ):
-            low_value, high_value = _quantity(low.get(resource)), _quantity(high.get(resource))
+            low_value, high_value = (
+                quantity_or_none(low.get(resource)),
+                quantity_or_none(high.get(resource)),
+            )
             if low_value is not None and high_value is not None and low_value > high_value:
                 problems.append(
                     f"LimitRange {name}: {low_name} {resource} {low[resource]} is above "
                     f"{high_name} {high[resource]}"
                 )
     return problems
-
-
-def _quantity(value: object) -> Any:
-    if value is None:
-        return None
-    try:
-        return parse_quantity(value)
-    except QuantityError:
-        return None
