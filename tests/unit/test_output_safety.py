@@ -15,12 +15,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
+
+from polling import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "tenants.yaml"
@@ -289,12 +290,14 @@ def slow_kubeconform(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
 
 
 def wait_for(condition, what: str, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 120
-    while not condition():
+    def reached() -> bool:
+        if condition():
+            return True
         if process.poll() is not None:
             raise AssertionError(f"tenantctl ended before {what}: {process.communicate()}")
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.02)
+        return False
+
+    wait_until(reached, 120, what, longest_pause=0.02)
 
 
 @pytest.mark.parametrize(

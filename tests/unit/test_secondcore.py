@@ -23,12 +23,12 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from polling import wait_until
 from tenantctl import interrupts, secondcore
 
 pytestmark = pytest.mark.skipif(
@@ -61,13 +61,6 @@ def _state(pid: int) -> str:
 def _gone(pid: int) -> bool:
     """Whether ``pid`` has ended (a zombie nobody reaped yet counts as ended)."""
     return _state(pid) in {"Z", "X"}
-
-
-def _wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 @pytest.fixture(autouse=True)
@@ -199,7 +192,7 @@ def test_a_signal_to_the_parent_while_it_waits_for_the_child_interrupts_it(
     def waited_for(items: Sequence[str]) -> list[str]:
         if os.getpid() != parent:
             # The parent's part is quick; once it sleeps, it is waiting for this child.
-            _wait_for(lambda: _state(parent) == "S", "the parent to wait")
+            wait_until(lambda: _state(parent) == "S", describe="the parent to wait")
             os.write(started[1], f"{os.getpid()}\n".encode())
             os.kill(parent, signal.SIGTERM)
             signal.pause()
@@ -285,7 +278,7 @@ def test_the_child_dies_with_a_parent_killed_outright(tmp_path: Path) -> None:
         child = int(process.stdout.readline())
         try:
             assert process.wait(timeout=60) == -signal.SIGKILL
-            _wait_for(lambda: _gone(child), f"the orphaned child {child} to end")
+            wait_until(lambda: _gone(child), describe=f"the orphaned child {child} to end")
         finally:
             if not _gone(child):
                 os.kill(child, signal.SIGKILL)  # never leave it behind, even when the test fails

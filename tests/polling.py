@@ -1,4 +1,4 @@
-"""The integration tests' one way to wait: poll a condition until it holds, or fail saying what.
+"""The tests' one way to wait: poll a condition until it holds, or fail saying what.
 
 Everything on the control plane settles asynchronously (controllers, admission policies taking
 effect, a gateway's watch catching up), and a loaded two-core machine makes any fixed sleep too
