@@ -14,29 +14,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from spec.texts import MINIMAL
 
 from tenantctl.emit import gitops, helm, names
 from tenantctl.render.bundle import render
 from tenantctl.spec.model import TenantSet
 from tenantctl.spec.reading import read_tenantset
 from tenantctl.toolpaths import find_tool
-
-MINIMAL = """\
-apiVersion: tenantctl.dev/v1alpha1
-kind: TenantSet
-metadata:
-  name: demo
-spec:
-  platform:
-    gateway: {}
-  tenants:
-    - name: alpha
-      owner: alice@example.com
-      roles:
-        admin: {groups: [alpha-admins]}
-      namespaces:
-        - name: alpha-dev
-"""
 
 LONG_SPEC = "s" * 63
 LONG_TENANTS = ("a" * 63, "a" * 62 + "b")
