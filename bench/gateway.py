@@ -29,7 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 sys.path.insert(0, str(REPO / "tests" / "integration"))
+sys.path.insert(0, str(REPO / "tests"))  # polling.py, which the harness uses
 
 from gateway_harness import World, apply_spec, sandbox_body  # noqa: E402
 
@@ -252,6 +253,30 @@ def _summary(run: Run) -> dict[str, float]:
     }
 
 
+def on_a_fresh_cluster(
+    prefix: str,
+    namespaces: int,
+    run: Callable[[ControlPlane, World], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """``run``'s result on a fresh local control plane holding one tenant of ``namespaces``
+    namespaces, generated and applied by tenantctl; the control plane is gone afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        workdir = Path(tmp)
+        cluster = ControlPlane(workdir / "cluster", tied_to_parent=True)
+        print("bench: starting the local control plane", flush=True)
+        cluster.up()
+        try:
+            spec = workdir / "bench-tenants.yaml"
+            spec.write_text(yaml.safe_dump(bench_spec(namespaces), sort_keys=False))
+            print(f"bench: generating and applying {namespaces} tenant namespaces", flush=True)
+            apply_spec(cluster, spec, workdir)
+            world = World(cluster, workdir)
+            print("bench: measuring", flush=True)
+            return asyncio.run(run(cluster, world))
+        finally:
+            cluster.down()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -262,21 +287,11 @@ def main() -> int:
     parser.add_argument("--tracked", type=int, default=10_000)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="tenantctl-bench-gateway-") as tmp:
-        workdir = Path(tmp)
-        cluster = ControlPlane(workdir / "cluster", tied_to_parent=True)
-        print("bench: starting the local control plane", flush=True)
-        cluster.up()
-        try:
-            spec = workdir / "bench-tenants.yaml"
-            spec.write_text(yaml.safe_dump(bench_spec(args.namespaces), sort_keys=False))
-            print(f"bench: generating and applying {args.namespaces} tenant namespaces", flush=True)
-            apply_spec(cluster, spec, workdir)
-            world = World(cluster, workdir)
-            print("bench: measuring", flush=True)
-            result = asyncio.run(measure(cluster, world, args))
-        finally:
-            cluster.down()
+    result = on_a_fresh_cluster(
+        "tenantctl-bench-gateway-",
+        args.namespaces,
+        lambda cluster, world: measure(cluster, world, args),
+    )
 
     d, g = result["direct"], result["gateway"]
     print()

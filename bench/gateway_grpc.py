@@ -27,7 +27,6 @@ import asyncio
 import json
 import ssl
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -35,14 +34,14 @@ from typing import Any
 
 import aiohttp
 import grpc
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 sys.path.insert(0, str(REPO / "tests" / "integration"))
+sys.path.insert(0, str(REPO / "tests"))  # polling.py, which the harness uses
 sys.path.insert(0, str(REPO / "bench"))
 
-from gateway_harness import World, apply_spec, sandbox_body  # noqa: E402
+from gateway_harness import World, sandbox_body  # noqa: E402
 
 import gateway as http_bench  # noqa: E402  (bench/gateway.py: spec, runs, summaries)
 from localcluster import ControlPlane  # noqa: E402
@@ -174,21 +173,11 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="tenantctl-bench-grpc-") as tmp:
-        workdir = Path(tmp)
-        cluster = ControlPlane(workdir / "cluster", tied_to_parent=True)
-        print("bench: starting the local control plane", flush=True)
-        cluster.up()
-        try:
-            spec = workdir / "bench-tenants.yaml"
-            spec.write_text(yaml.safe_dump(http_bench.bench_spec(args.namespaces), sort_keys=False))
-            print(f"bench: generating and applying {args.namespaces} tenant namespaces", flush=True)
-            apply_spec(cluster, spec, workdir)
-            world = World(cluster, workdir)
-            print("bench: measuring", flush=True)
-            result = asyncio.run(measure(cluster, world, args))
-        finally:
-            cluster.down()
+    result = http_bench.on_a_fresh_cluster(
+        "tenantctl-bench-grpc-",
+        args.namespaces,
+        lambda cluster, world: measure(cluster, world, args),
+    )
 
     print()
     print(f"{args.creates} creates over {args.namespaces} namespaces, {args.clients} clients")
