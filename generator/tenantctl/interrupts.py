@@ -12,13 +12,17 @@ generated output in place, removing a staging folder); they are delivered when i
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any, TypeVar
 
 from tenantctl.exitcodes import ExitCode
+
+T = TypeVar("T")
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _received: list[int] = []
@@ -76,3 +80,43 @@ def deferred() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(coroutine)``, where SIGINT and SIGTERM cancel it and then raise
+    ``Interrupted`` from it.
+
+    Raised by the ordinary handler, an interrupt lands in whichever task the loop is stepping;
+    asyncio keeps it in that task and in every ``gather`` waiting on it, and once the run is
+    over it prints "exception was never retrieved" with a traceback after the command's own
+    message. Cancelling the main task instead ends every task it awaits cleanly.
+    """
+    return asyncio.run(_cancelled_by_signals(coroutine))
+
+
+async def _cancelled_by_signals(coroutine: Coroutine[Any, Any, T]) -> T:
+    if threading.current_thread() is not threading.main_thread():
+        return await coroutine
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    arrived: list[int] = []
+
+    def cancel(signum: int) -> None:
+        _received.append(signum)
+        arrived.append(signum)
+        main.cancel()
+
+    previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    for signum in SIGNALS:
+        loop.add_signal_handler(signum, cancel, signum)
+    try:
+        return await coroutine
+    except asyncio.CancelledError:
+        if arrived:
+            raise Interrupted(arrived[0]) from None
+        raise
+    finally:
+        for signum, handler in previous.items():
+            loop.remove_signal_handler(signum)  # which sets the default action...
+            signal.signal(signum, handler)  # ...so the handler from before is put back

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tenantctl import interrupts
 from tenantctl.apply import plan as planning
 from tenantctl.apply.plan import Key, Obj
 from tenantctl.kube import config, errors
@@ -95,7 +96,7 @@ def apply(
 
     ``progress(total)``, if given, is called once with the number of objects to apply and
     returns a callback that receives each batch done."""
-    return asyncio.run(
+    return interrupts.run(
         _apply(
             tenantset.spec_id,
             desired_objects(tenantset),
@@ -195,7 +196,7 @@ def diff(
     prune: bool = False,
 ) -> DiffResult:
     """What apply would change, object by object, against the server's dry run of the apply."""
-    return asyncio.run(
+    return interrupts.run(
         _diff(
             tenantset.spec_id,
             desired_objects(tenantset),

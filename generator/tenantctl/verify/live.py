@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from tenantctl import labels
+from tenantctl import interrupts, labels
 from tenantctl.kube.client import Client
 from tenantctl.kube.errors import NotFound
 from tenantctl.spec.model import TenantSet
@@ -161,7 +161,7 @@ def verify_live(
     context: str | None = None,
     cluster_cidrs: Iterable[str] = (),
 ) -> Verification:
-    return asyncio.run(
+    return interrupts.run(
         verify_cluster(
             tenantset, kubeconfig=kubeconfig, context=context, cluster_cidrs=cluster_cidrs
         )
@@ -211,4 +211,4 @@ async def _capture(kubeconfig: Path | None, context: str | None) -> str:
 
 def capture_builtin_roles(kubeconfig: Path | None, context: str | None) -> str:
     """The built-in ClusterRoles of a live cluster, as the static data file holds them."""
-    return asyncio.run(_capture(kubeconfig, context))
+    return interrupts.run(_capture(kubeconfig, context))
