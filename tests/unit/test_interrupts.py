@@ -78,7 +78,7 @@ def test_a_signal_inside_a_gathered_task_ends_the_run_with_nothing_left_unretrie
         )
         await asyncio.gather(*(one(index) for index in range(8)))
 
-    signum = None
+    signum, before = None, signal.getsignal(signal.SIGTERM)
     with interrupts.handled():
         try:
             interrupts.run(main())
@@ -88,4 +88,4 @@ def test_a_signal_inside_a_gathered_task_ends_the_run_with_nothing_left_unretrie
 
     assert signum == signal.SIGTERM
     assert unretrieved == []
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # handled() put it back
+    assert signal.getsignal(signal.SIGTERM) == before  # run() and handled() put theirs back
