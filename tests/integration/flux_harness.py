@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from polling import wait_until
 
 from localcluster import ControlPlane
 from localcluster.flux import NAMESPACE
+from polling import wait_until
 
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 SYNC_TIMEOUT = 240.0

@@ -22,10 +22,10 @@ from typing import Any
 
 import yaml
 from connecting import Way
-from polling import wait_until
 
 from localcluster import ControlPlane, processes
 from localcluster.pki import ensure_pki
+from polling import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 GATEWAY_BIN = Path(sys.executable).parent / "sandbox-gateway"

@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 import yaml
-from polling import wait_until
 
 from localcluster import ControlPlane
+from polling import wait_until
 from tenantctl import labels
 from tenantctl.emit import gitops
 from tenantctl.render.bundle import render

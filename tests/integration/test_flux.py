@@ -37,11 +37,11 @@ import pytest
 import yaml
 from flux_harness import Checkout, FluxSync, kube_json, kustomization_names
 from gateway_harness import REPO, World, call, sandbox_body
-from polling import wait_until
 
 from localcluster import ComponentError, ControlPlane, processes
 from localcluster.flux import NAMESPACE, Flux
 from localcluster.processes import free_port, port_in_use
+from polling import wait_until
 from tenantctl import kinds, labels
 from tenantctl.emit import gitops
 

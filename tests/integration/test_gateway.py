@@ -48,10 +48,10 @@ from gateway_harness import (
     sandbox_body,
     sandbox_names,
 )
-from polling import wait_until
 
 from localcluster import ControlPlane, processes
 from localcluster.pki import ensure_pki
+from polling import wait_until
 
 pytestmark = pytest.mark.integration
 

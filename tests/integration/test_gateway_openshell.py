@@ -37,10 +37,10 @@ from gateway_harness import (
     sandbox_names,
 )
 from openshell import GatewayError, SandboxClient, TlsConfig
-from polling import wait_until
 
 from localcluster import ControlPlane, processes
 from localcluster.pki import Pki, ensure_pki
+from polling import wait_until
 from sandbox_gateway.openshell_proto import openshell_pb2
 
 pytestmark = pytest.mark.integration

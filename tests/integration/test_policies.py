@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from polling import wait_until
 
 from localcluster import ADMIN_USER, TEST_USERS, ControlPlane
+from polling import wait_until
 from tenantctl.policies import load_catalog
 from tenantctl.policies.samples import (
     RESOURCES,

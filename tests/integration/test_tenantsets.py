@@ -30,9 +30,9 @@ from typing import Any
 
 import pytest
 import yaml
-from polling import wait_until
 
 from localcluster import ADMIN_USER, ControlPlane
+from polling import wait_until
 from tenantctl import helmcheck, labels
 from tenantctl.emit import helm
 from tenantctl.spec.reading import read_tenantset

@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 import yaml
-from polling import wait_until
 
 from localcluster import ControlPlane
+from polling import wait_until
 
 pytestmark = pytest.mark.integration
 
