@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from control_plane import BENCH_NAMESPACE, ApplyClient, timed_applies  # noqa: E402
 from localcluster import ControlPlane  # noqa: E402
-from synthetic import write_spec  # noqa: E402
+from synthetic import add_size_arguments, write_spec  # noqa: E402
 from tenantctl.emit.yamlio import dump_documents  # noqa: E402
 from tenantctl.render.bundle import render  # noqa: E402
 from tenantctl.spec.reading import read_tenantset  # noqa: E402
@@ -164,8 +164,7 @@ def fresh_cluster(folder: Path, gateway_namespace: str) -> ControlPlane:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tenants", type=int, default=2500)
-    parser.add_argument("--namespaces-per-tenant", type=int, default=4)
+    add_size_arguments(parser)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--kubectl-timeout", type=float, default=1200.0)
     parser.add_argument("--no-kubectl", action="store_true", help="skip the kubectl peer")

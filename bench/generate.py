@@ -101,9 +101,7 @@ def valid_objects(result: Measurement) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tenants", type=int, default=2500)
-    parser.add_argument("--namespaces-per-tenant", type=int, default=4)
-    parser.add_argument("--workdir", type=Path, default=None, help="default: a folder in /tmp")
+    synthetic.add_size_arguments(parser, workdir=True)
     parser.add_argument(
         "--peer-timeout",
         type=float,

@@ -54,9 +54,7 @@ def plain_write_floor(root: Path, files: dict[str, bytes]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tenants", type=int, default=2500)
-    parser.add_argument("--namespaces-per-tenant", type=int, default=4)
-    parser.add_argument("--workdir", type=Path, default=None, help="default: a folder in /tmp")
+    synthetic.add_size_arguments(parser, workdir=True)
     parser.add_argument(
         "--second-core",
         choices=["auto", "always", "never"],

@@ -122,10 +122,20 @@ def write_spec(path: Path, tenants: int, namespaces_per_tenant: int) -> None:
     )
 
 
+def add_size_arguments(
+    parser: argparse.ArgumentParser, *, tenants: int = 2500, workdir: bool = False
+) -> None:
+    """The synthetic spec's size (``--tenants``, ``--namespaces-per-tenant``) and, with
+    ``workdir``, the ``--workdir`` the benchmark writes into, as every benchmark takes them."""
+    parser.add_argument("--tenants", type=int, default=tenants)
+    parser.add_argument("--namespaces-per-tenant", type=int, default=4)
+    if workdir:
+        parser.add_argument("--workdir", type=Path, default=None, help="default: a folder in /tmp")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tenants", type=int, default=2500)
-    parser.add_argument("--namespaces-per-tenant", type=int, default=4)
+    add_size_arguments(parser)
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     write_spec(args.output, args.tenants, args.namespaces_per_tenant)

@@ -219,10 +219,8 @@ def in_memory(spec: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tenants", type=int, default=2500)
-    parser.add_argument("--namespaces-per-tenant", type=int, default=4)
+    synthetic.add_size_arguments(parser, workdir=True)
     parser.add_argument("--route", choices=("cli", "folder", "memory", "all"), default="all")
-    parser.add_argument("--workdir", type=Path, default=None, help="default: a folder in /tmp")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="tenantctl-bench-verify-", dir=args.workdir))

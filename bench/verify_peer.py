@@ -32,9 +32,7 @@ CLUSTER_NETWORKS = ["--cluster-cidr", "10.244.0.0/16", "--cluster-cidr", "10.96.
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tenants", type=int, default=250)
-    parser.add_argument("--namespaces-per-tenant", type=int, default=4)
-    parser.add_argument("--workdir", type=Path, default=None, help="default: a folder in /tmp")
+    synthetic.add_size_arguments(parser, tenants=250, workdir=True)
     parser.add_argument("--peer-timeout", type=float, default=600)
     args = parser.parse_args()
 
